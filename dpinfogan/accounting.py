@@ -1,0 +1,96 @@
+"""Privacy accounting with Opacus' accountants: ε for what ran, σ calibration, budget limits.
+
+The accountant's state is its history, a list of ``(σ, q, steps)`` triples: JSON-friendly, so it is
+saved in checkpoints and a resumed (or federated) run keeps counting from where it stopped.
+"""
+from __future__ import annotations
+
+import math
+from typing import Iterable, Optional
+
+from opacus.accountants import PRVAccountant, RDPAccountant
+from opacus.accountants.accountant import IAccountant
+from opacus.accountants.utils import get_noise_multiplier
+
+History = list[tuple[float, float, int]]
+
+
+def make_accountant(kind: str = "rdp", history: Optional[Iterable] = None) -> IAccountant:
+    """An Opacus accountant ("rdp" = moments accountant, "prv") restored from ``history``."""
+    if kind == "rdp":
+        acc: IAccountant = RDPAccountant()
+    elif kind == "prv":
+        acc = PRVAccountant()
+    else:
+        raise ValueError(f"accountant must be 'rdp' or 'prv', got {kind!r}")
+    acc.history = [(float(s), float(q), int(n)) for s, q, n in (history or [])]
+    return acc
+
+
+def history_of(acc: IAccountant) -> History:
+    """The accountant's state as plain lists of (σ, q, steps), for JSON."""
+    return [[float(s), float(q), int(n)] for s, q, n in acc.history]
+
+
+def epsilon_of(kind: str, history: Iterable, delta: float) -> float:
+    """ε spent at δ for a history of (σ, q, steps); 0 for no steps, inf if any step had σ = 0."""
+    hist = [(float(s), float(q), int(n)) for s, q, n in history if int(n) > 0]
+    if not hist:
+        return 0.0
+    if any(s <= 0 for s, _, _ in hist):
+        return math.inf
+    return float(make_accountant(kind, hist).get_epsilon(delta=delta))
+
+
+def calibrate_noise(
+    *, target_epsilon: float, delta: float, sample_rate: float, steps: int, accountant: str = "rdp"
+) -> float:
+    """Smallest σ (to 0.5% of ε) with ε(σ, q, steps) ≤ target_epsilon at δ."""
+    if not (target_epsilon > 0 and math.isfinite(target_epsilon)):
+        raise ValueError(f"target ε must be a positive finite number, got {target_epsilon}")
+    return float(
+        get_noise_multiplier(
+            target_epsilon=target_epsilon,
+            target_delta=delta,
+            sample_rate=sample_rate,
+            steps=steps,
+            accountant=accountant,
+            epsilon_tolerance=0.005 * target_epsilon,
+        )
+    )
+
+
+def max_steps_within(
+    *,
+    target_epsilon: float,
+    delta: float,
+    noise_multiplier: float,
+    sample_rate: float,
+    history: Iterable = (),
+    accountant: str = "rdp",
+    limit: int = 10**7,
+) -> int:
+    """How many more steps at (σ, q) keep ε ≤ target_epsilon, given what ``history`` already spent.
+
+    ε grows with the number of steps, so a doubling search then bisection finds the largest count.
+    """
+    hist = list(history)
+
+    def eps(k: int) -> float:
+        return epsilon_of(accountant, hist + [(noise_multiplier, sample_rate, k)], delta)
+
+    if math.isinf(target_epsilon):
+        return limit
+    if eps(1) > target_epsilon:
+        return 0
+    lo, hi = 1, 2
+    while hi < limit and eps(hi) <= target_epsilon:
+        lo, hi = hi, hi * 2
+    hi = min(hi, limit)
+    while hi - lo > 1:  # invariant: eps(lo) <= target < eps(hi)
+        mid = (lo + hi) // 2
+        if eps(mid) <= target_epsilon:
+            lo = mid
+        else:
+            hi = mid
+    return hi if eps(hi) <= target_epsilon else lo

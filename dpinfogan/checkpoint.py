@@ -1,0 +1,165 @@
+"""Self-describing checkpoints: safetensors weights + JSON metadata in one file.
+
+Nothing is ever unpickled: tensors are read with safetensors, the rest is JSON in the file's
+metadata. The metadata holds everything needed to rebuild the models (model and latent config),
+the privacy guarantee of the weights (ε, δ, σ, C, q, steps, the accountant and its history, so a
+resumed run keeps counting) and how they were trained.
+"""
+from __future__ import annotations
+
+import json
+import os
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Optional
+
+import torch
+from safetensors import SafetensorError
+from safetensors.torch import load_file, save_file
+
+from . import __version__
+from .config import TrainConfig
+from .fileio import atomic_write, jsonable
+from .models import Discriminator, Generator, build_models
+
+FORMAT = "dpinfogan-checkpoint"
+FORMAT_VERSION = 1
+_META_KEY = "dpinfogan"
+
+
+@dataclass
+class Checkpoint:
+    """A loaded checkpoint: models in eval mode plus metadata."""
+
+    config: TrainConfig
+    generator: Generator
+    discriminator: Discriminator
+    meta: dict[str, Any]
+    optimizer_state: dict[str, Any] = field(default_factory=dict)
+    path: Optional[Path] = None
+
+    @property
+    def epsilon(self) -> float:
+        """ε spent (float("inf") for the non-private baseline)."""
+        return float(self.meta["privacy"]["epsilon"])
+
+    @property
+    def code_to_label(self) -> Optional[list[int]]:
+        """Categorical code value -> class index, when known (identity in labels mode)."""
+        return self.meta.get("code_to_label")
+
+
+def save_checkpoint(
+    path: str | os.PathLike,
+    *,
+    config: TrainConfig,
+    generator: Generator,
+    discriminator: Discriminator,
+    privacy: dict[str, Any],
+    training: dict[str, Any],
+    code_to_label: Optional[list[int]] = None,
+    optimizers: Optional[dict[str, torch.optim.Optimizer]] = None,
+    half: bool = False,
+) -> Path:
+    """Atomically write a checkpoint. ``privacy`` holds ε, δ, σ, C, q, steps, accountant, history.
+
+    ``half`` stores weights as float16 (for the shipped zoo); they load back as float32.
+    """
+    tensors: dict[str, torch.Tensor] = {}
+    for prefix, module in (("g.", generator), ("d.", discriminator)):
+        for k, v in module.state_dict().items():
+            v = v.detach().cpu()
+            tensors[prefix + k] = (v.half() if half and v.is_floating_point() else v).contiguous()
+    opt_meta: dict[str, Any] = {}
+    for name, opt in (optimizers or {}).items():
+        sd = opt.state_dict()
+        opt_meta[name] = {"param_groups": sd["param_groups"], "state_keys": {}}
+        for idx, st in sd["state"].items():
+            opt_meta[name]["state_keys"][str(idx)] = sorted(st)
+            for k, v in st.items():
+                tensors[f"opt.{name}.{idx}.{k}"] = torch.as_tensor(v).detach().cpu().contiguous()
+    meta = {
+        "format": FORMAT,
+        "format_version": FORMAT_VERSION,
+        "library_version": __version__,
+        "created": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
+        "config": config.to_dict(),
+        "dataset": config.dataset,
+        "code_mode": config.code_mode,
+        "privacy": privacy,
+        "training": training,
+        "code_to_label": code_to_label,
+        "optimizers": opt_meta,
+    }
+    text = json.dumps(jsonable(meta))
+    return atomic_write(path, lambda tmp: save_file(tensors, tmp, metadata={_META_KEY: text}))
+
+
+def read_metadata(path: str | os.PathLike) -> dict[str, Any]:
+    """The JSON metadata only (cheap: reads the header, not the weights)."""
+    path = _check_path(path)
+    try:
+        with open(path, "rb") as f:
+            n = int.from_bytes(f.read(8), "little")
+            if not 0 < n <= min(os.path.getsize(path) - 8, 100_000_000):
+                raise ValueError("bad header length")
+            header = json.loads(f.read(n))
+        meta = json.loads(header["__metadata__"][_META_KEY])
+    except (ValueError, KeyError, TypeError, UnicodeDecodeError) as e:
+        raise ValueError(f"{path} is not a DP-InfoGAN checkpoint (unreadable or truncated header: {e})") from None
+    if meta.get("format") != FORMAT:
+        raise ValueError(f"{path} is not a DP-InfoGAN checkpoint (format {meta.get('format')!r})")
+    if meta.get("format_version", 0) > FORMAT_VERSION:
+        raise ValueError(f"{path} was written by a newer DP-InfoGAN (format {meta['format_version']}); upgrade to read it")
+    return meta
+
+
+def load_checkpoint(path: str | os.PathLike) -> Checkpoint:
+    """Rebuild the models from a checkpoint; ``ValueError`` with a clear message if it is bad."""
+    path = _check_path(path)
+    meta = read_metadata(path)
+    try:
+        tensors = load_file(str(path))
+    except (SafetensorError, OSError, RuntimeError) as e:
+        raise ValueError(f"{path} is corrupt or truncated: {e}") from None
+    try:
+        config = TrainConfig.from_dict(meta["config"])
+        config.model.validate()
+        config.latent.validate()
+        g, d = build_models(config.model, config.latent)
+        for prefix, module in (("g.", g), ("d.", d)):
+            sd = {k[len(prefix) :]: v.float() if v.is_floating_point() else v for k, v in tensors.items() if k.startswith(prefix)}
+            module.load_state_dict(sd, strict=True)
+    except (KeyError, TypeError, RuntimeError, ValueError) as e:
+        raise ValueError(f"{path}: weights do not match the model described in its metadata: {e}") from None
+    g.eval()
+    d.eval()
+    return Checkpoint(config, g, d, meta, _optimizer_state(meta, tensors), path)
+
+
+def restore_optimizer(ckpt: Checkpoint, name: str, opt: torch.optim.Optimizer) -> bool:
+    """Load a saved optimizer state into ``opt``; False when the checkpoint has none."""
+    sd = ckpt.optimizer_state.get(name)
+    if not sd:
+        return False
+    opt.load_state_dict(sd)
+    return True
+
+
+def _optimizer_state(meta: dict, tensors: dict[str, torch.Tensor]) -> dict[str, Any]:
+    out = {}
+    for name, m in (meta.get("optimizers") or {}).items():
+        state = {
+            int(idx): {k: tensors[f"opt.{name}.{idx}.{k}"] for k in keys}
+            for idx, keys in m["state_keys"].items()
+        }
+        out[name] = {"state": state, "param_groups": m["param_groups"]}
+    return out
+
+
+def _check_path(path: str | os.PathLike) -> Path:
+    path = Path(path)
+    if not path.is_file():
+        raise ValueError(f"checkpoint not found: {path}")
+    return path

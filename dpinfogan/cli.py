@@ -1,0 +1,250 @@
+"""Command line: ``python -m dpinfogan {train,sample,info,...}``.
+
+Bad input prints one ``error: ...`` line and exits with code 2; nothing is half-written.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import math
+import sys
+import warnings
+from pathlib import Path
+from typing import Callable, Optional
+
+from .config import ACCOUNTANTS, CODE_MODES, DP_STEPS, LatentConfig, ModelConfig, PrivacyConfig, TrainConfig
+from .data import DATASETS
+
+Handler = Callable[[argparse.Namespace], int]
+
+
+class UsageError(ValueError):
+    """Bad input from the command line."""
+
+
+def _epsilon(text: str) -> float:
+    try:
+        v = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"ε must be a number or 'inf', got {text!r}") from None
+    if math.isnan(v) or v <= 0:
+        raise argparse.ArgumentTypeError(f"ε must be positive (or 'inf' for no privacy), got {text}")
+    return v
+
+
+def add_train_parser(sub) -> None:
+    p = sub.add_parser("train", help="train a DP-InfoGAN (private by default)",
+                       formatter_class=argparse.ArgumentDefaultsHelpFormatter)
+    d = TrainConfig()
+    p.add_argument("--dataset", default=d.dataset, choices=DATASETS, help="training data (offline-digits needs no download)")
+    p.add_argument("--code-mode", default=d.code_mode, choices=CODE_MODES,
+                   help="labels: categorical code = class label (ask for a '7'); unsupervised: InfoGAN discovers it")
+    g = p.add_argument_group("privacy")
+    g.add_argument("--epsilon", type=_epsilon, default=None,
+                   help="target ε (privacy budget; smaller = more private; default 10, or none with --sigma). "
+                        "'inf' trains without privacy")
+    g.add_argument("--delta", type=float, default=1e-5, help="target δ (probability the ε bound fails); must be < 1/N")
+    g.add_argument("--sigma", "--noise-multiplier", dest="sigma", type=float, default=None,
+                   help="fixed noise multiplier σ (noise std σ·C); default: calibrated from --epsilon")
+    g.add_argument("--max-grad-norm", "-C", type=float, default=1.0, help="per-sample clipping norm C (L2)")
+    g.add_argument("--accountant", default="rdp", choices=ACCOUNTANTS, help="rdp = moments accountant (paper); prv")
+    g.add_argument("--dp-step", default="fast", choices=DP_STEPS, help="fast ghost-norm step or the Opacus reference")
+    t = p.add_argument_group("training")
+    t.add_argument("--batch-size", type=int, default=d.batch_size, help="expected real samples per step (q = batch/N)")
+    t.add_argument("--steps", type=int, default=d.steps, help="planned discriminator steps (the run stops earlier if ε is spent)")
+    t.add_argument("--epochs", type=float, default=None, help="planned epochs instead of --steps (steps = epochs·N/batch)")
+    t.add_argument("--d-steps-per-g", type=int, default=d.d_steps_per_g, help="discriminator steps per generator step")
+    t.add_argument("--lr-d", type=float, default=d.lr_d, help="discriminator/Q Adam learning rate")
+    t.add_argument("--lr-g", type=float, default=d.lr_g, help="generator Adam learning rate")
+    t.add_argument("--lambda-cat", type=float, default=d.lambda_cat, help="weight of the categorical MI term")
+    t.add_argument("--lambda-cont", type=float, default=d.lambda_cont, help="weight of the continuous MI term")
+    t.add_argument("--lambda-label", type=float, default=d.lambda_label, help="labels mode: weight of the real-label term")
+    t.add_argument("--g-width", type=int, default=ModelConfig().g_width, help="generator channels")
+    t.add_argument("--d-width", type=int, default=ModelConfig().d_width, help="discriminator channels")
+    t.add_argument("--d-hidden", type=int, default=ModelConfig().d_hidden, help="discriminator trunk output width")
+    t.add_argument("--noise-dim", type=int, default=LatentConfig().noise_dim, help="noise dimension")
+    t.add_argument("--n-continuous", type=int, default=LatentConfig().n_continuous, help="continuous codes, U(-1,1)")
+    t.add_argument("--seed", type=int, default=d.seed, help="random seed")
+    t.add_argument("--threads", type=int, default=0, help="CPU threads (0 = torch default)")
+    o = p.add_argument_group("output")
+    o.add_argument("--run-dir", type=Path, default=None, help="run folder (default: runs/<timestamp-id>)")
+    o.add_argument("--out", type=Path, default=None, help="also copy the final checkpoint here")
+    o.add_argument("--resume", type=Path, default=None, help="continue from a checkpoint (its accountant keeps counting)")
+    o.add_argument("--sample-every", type=int, default=d.sample_every, help="sample grid PNG every K steps")
+    o.add_argument("--checkpoint-every", type=int, default=d.checkpoint_every, help="checkpoint every K steps")
+    o.add_argument("--log-every", type=int, default=20, help="metrics.jsonl line every K steps")
+    o.add_argument("--quiet", action="store_true", help="no progress bar")
+    p.set_defaults(handler=cmd_train)
+
+
+def config_from_args(a: argparse.Namespace, n_samples: int) -> TrainConfig:
+    steps = a.steps
+    if a.epochs is not None:
+        if not a.epochs > 0:
+            raise UsageError(f"--epochs must be positive, got {a.epochs}")
+        if a.batch_size <= 0:
+            raise UsageError(f"batch size must be positive, got {a.batch_size}")
+        steps = max(1, round(a.epochs * n_samples / a.batch_size))
+    epsilon: Optional[float] = a.epsilon
+    if epsilon is None and a.sigma is None:
+        epsilon = 10.0  # fixed σ without a budget runs the planned steps and reports ε
+    return TrainConfig(
+        dataset=a.dataset, code_mode=a.code_mode, batch_size=a.batch_size, steps=steps,
+        d_steps_per_g=a.d_steps_per_g, lr_d=a.lr_d, lr_g=a.lr_g, lambda_cat=a.lambda_cat,
+        lambda_cont=a.lambda_cont, lambda_label=a.lambda_label, sample_every=a.sample_every,
+        checkpoint_every=a.checkpoint_every, seed=a.seed, threads=a.threads,
+        model=ModelConfig(g_width=a.g_width, d_width=a.d_width, d_hidden=a.d_hidden),
+        latent=LatentConfig(noise_dim=a.noise_dim, n_continuous=a.n_continuous),
+        privacy=PrivacyConfig(epsilon=epsilon, delta=a.delta, noise_multiplier=a.sigma,
+                              max_grad_norm=a.max_grad_norm, accountant=a.accountant, dp_step=a.dp_step),
+    )
+
+
+def cmd_train(a: argparse.Namespace) -> int:
+    import shutil
+
+    from .checkpoint import load_checkpoint
+    from .data import load_dataset
+    from .runs import new_run_dir
+    from .train import Trainer, train
+
+    data = load_dataset(a.dataset)
+    if data.fallback:
+        print(f"note: {a.dataset} is not available offline; training on {data.source}", file=sys.stderr)
+    resume = load_checkpoint(a.resume) if a.resume else None
+    cfg = config_from_args(a, len(data))
+    if resume is not None:  # the model shape must match the checkpoint's
+        cfg.model, cfg.latent, cfg.code_mode = resume.config.model, resume.config.latent, resume.config.code_mode
+    cfg.validate(len(data))
+    if a.out is not None and not _writable_dir(a.out.parent):
+        raise UsageError(f"cannot write {a.out}: folder {a.out.parent} is not writable")
+    Trainer(cfg, data, resume=resume)  # fail on an impossible budget before creating the run folder
+    run_dir = new_run_dir(name=None) if a.run_dir is None else _make_run_dir(a.run_dir)
+    bar = None
+    if not a.quiet:
+        from tqdm import tqdm
+
+        bar = tqdm(total=cfg.steps, unit="step", dynamic_ncols=True, file=sys.stderr)
+
+    def on_log(rec: dict) -> None:
+        if bar is not None:
+            bar.total = rec["target_steps"]
+            bar.n = rec["step"]
+            bar.set_postfix(eps=f"{rec['epsilon']:.3g}", d=f"{rec['loss_d_real']:.2f}", g=f"{rec.get('loss_g', float('nan')):.2f}")
+            bar.refresh()
+
+    res = train(cfg, data, run_dir, resume=resume, on_log=on_log, log_every=a.log_every)
+    if bar is not None:
+        bar.close()
+    if a.out is not None:
+        a.out.parent.mkdir(parents=True, exist_ok=True)
+        shutil.copyfile(res.checkpoint, str(a.out) + ".tmp")
+        Path(str(a.out) + ".tmp").replace(a.out)
+    print(f"{res.state}: {res.steps} steps in {res.seconds:.0f} s, ε = {res.epsilon:.4g} (δ = {cfg.privacy.delta:g})")
+    print(f"run folder: {res.run_dir}")
+    print(f"checkpoint: {a.out or res.checkpoint}")
+    return 0
+
+
+def _writable_dir(path: Path) -> bool:
+    import os
+
+    path = path if str(path) else Path(".")
+    while not path.exists():
+        path = path.parent
+    return path.is_dir() and os.access(path, os.W_OK)
+
+
+def _make_run_dir(path: Path) -> Path:
+    from .runs import new_run_dir
+
+    return new_run_dir(path.parent, path.name)
+
+
+def add_sample_parser(sub) -> None:
+    p = sub.add_parser("sample", help="draw images from a checkpoint into an .npz")
+    p.add_argument("checkpoint", type=Path, help="a .safetensors checkpoint")
+    p.add_argument("--n", type=int, default=100, help="number of images")
+    p.add_argument("--out", type=Path, required=True, help="output .npz: images uint8 [N,28,28], codes int [N], cont float [N,k]")
+    p.add_argument("--seed", type=int, default=0, help="random seed")
+    p.add_argument("--code", type=int, default=None, help="draw only this categorical code")
+    p.add_argument("--png", type=Path, default=None, help="also save a grid of the images as PNG")
+    p.set_defaults(handler=cmd_sample)
+
+
+def cmd_sample(a: argparse.Namespace) -> int:
+    from .checkpoint import load_checkpoint
+    from .fileio import atomic_save_png, image_grid
+    from .sampling import sample, save_npz
+
+    if a.out.suffix != ".npz":
+        raise UsageError(f"--out must end in .npz, got {a.out}")
+    if not _writable_dir(a.out.parent):
+        raise UsageError(f"cannot write {a.out}: folder {a.out.parent} is not writable")
+    ck = load_checkpoint(a.checkpoint)
+    s = sample(ck.generator, ck.config.latent, a.n, seed=a.seed, code=a.code)
+    save_npz(a.out, s)
+    if a.png is not None:
+        import torch
+
+        atomic_save_png(a.png, image_grid(torch.from_numpy(s.images[:100]), nrow=10, scale=2))
+    print(f"wrote {a.n} samples to {a.out} (model ε = {ck.epsilon:.4g})")
+    return 0
+
+
+def add_info_parser(sub) -> None:
+    p = sub.add_parser("info", help="print a checkpoint's metadata and privacy guarantee")
+    p.add_argument("checkpoint", type=Path, help="a .safetensors checkpoint")
+    p.add_argument("--json", action="store_true", help="print the raw metadata as JSON")
+    p.set_defaults(handler=cmd_info)
+
+
+def cmd_info(a: argparse.Namespace) -> int:
+    from .accounting import epsilon_of
+    from .checkpoint import read_metadata
+
+    meta = read_metadata(a.checkpoint)
+    if a.json:
+        print(json.dumps(meta, indent=2))
+        return 0
+    pr, tr, cfg = meta["privacy"], meta["training"], meta["config"]
+    print(f"checkpoint:   {a.checkpoint}")
+    print(f"dataset:      {meta['dataset']} ({tr.get('dataset_source', '?')})")
+    print(f"code mode:    {meta['code_mode']}  latent: {cfg['latent']}")
+    print(f"model:        {cfg['model']}")
+    print(f"training:     {tr['steps']} D steps, {tr['g_steps']} G steps, {tr['seconds']:.0f} s, batch {cfg['batch_size']}")
+    if pr["private"]:
+        eps = epsilon_of(pr["accountant"], pr["history"], pr["delta"])  # recomputed, not trusted
+        print(f"privacy:      (ε = {eps:.4f}, δ = {pr['delta']:g})-DP  [{pr['accountant']} accountant]")
+        print(f"              σ = {pr['noise_multiplier']:.4f}, C = {pr['max_grad_norm']:g}, "
+              f"q = {pr['sample_rate']:.6f} (N = {pr['n_samples']}), steps = {pr['steps']}, target ε = {pr['target_epsilon']}")
+    else:
+        print("privacy:      none (ε = ∞, non-private baseline)")
+    print(f"library:      dpinfogan {meta['library_version']}, created {meta['created']}")
+    return 0
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="python -m dpinfogan",
+        description="DP-InfoGAN: InfoGAN trained with differentially private SGD (Opacus, RDP accountant).",
+    )
+    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+    for add in (add_train_parser, add_sample_parser, add_info_parser):
+        add(sub)
+    return parser
+
+
+def main(argv: Optional[list[str]] = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", UserWarning)  # torch/opacus chatter; our notes are printed explicitly
+            return args.handler(args)
+    except (ValueError, OSError) as e:  # UsageError, library ValueErrors, unwritable paths
+        print(f"error: {e}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print("interrupted", file=sys.stderr)
+        return 130

@@ -1,0 +1,165 @@
+"""Configuration dataclasses: latent space, model sizes, privacy and training.
+
+Every default is chosen for 28×28 grayscale images and a 2-core CPU. All dataclasses
+round-trip through plain dicts (``asdict`` / ``from_dict``) so they can be written into
+``config.json`` and checkpoint metadata.
+"""
+from __future__ import annotations
+
+import math
+from dataclasses import asdict, dataclass, field, fields
+from typing import Any, Optional
+
+CODE_MODES = ("labels", "unsupervised")
+ACCOUNTANTS = ("rdp", "prv")
+DP_STEPS = ("fast", "opacus")
+
+
+@dataclass
+class LatentConfig:
+    noise_dim: int = 62  # dimension of the incompressible noise z (InfoGAN's MNIST setting)
+    n_categories: int = 10  # values of the one categorical code c1 (10 digit classes)
+    n_continuous: int = 2  # continuous codes c2.., each sampled U(-1, 1)
+
+    @property
+    def dim(self) -> int:
+        """Total generator input width: noise + one-hot categorical + continuous."""
+        return self.noise_dim + self.n_categories + self.n_continuous
+
+    def validate(self) -> None:
+        if self.noise_dim < 1:
+            raise ValueError(f"noise_dim must be at least 1, got {self.noise_dim}")
+        if self.n_categories < 2:
+            raise ValueError(f"n_categories must be at least 2, got {self.n_categories}")
+        if self.n_continuous < 0:
+            raise ValueError(f"n_continuous cannot be negative, got {self.n_continuous}")
+
+
+@dataclass
+class ModelConfig:
+    image_size: int = 28  # square images; the up-convolutions double 7 -> 14 -> 28
+    channels: int = 1  # grayscale
+    g_width: int = 64  # generator channels at 7×7 (halved at 14×14)
+    d_width: int = 32  # discriminator channels at 14×14 (doubled at 7×7)
+    d_hidden: int = 64  # width of the shared trunk's last (linear) layer, input of the D and Q heads
+    q_log_std: bool = False  # Q also predicts a log-std per continuous code (else fixed std 1)
+
+    def validate(self) -> None:
+        if self.image_size != 28:
+            raise ValueError(f"only 28×28 images are supported, got image_size={self.image_size}")
+        for name in ("channels", "g_width", "d_width", "d_hidden"):
+            if getattr(self, name) < 1:
+                raise ValueError(f"{name} must be at least 1, got {getattr(self, name)}")
+
+
+@dataclass
+class PrivacyConfig:
+    epsilon: Optional[float] = 10.0  # target ε; None with noise_multiplier set = fixed σ; math.inf = non-private
+    delta: float = 1e-5  # target δ; must be < 1/N for N training samples
+    noise_multiplier: Optional[float] = None  # σ: noise std is σ·C; None = calibrate σ from the target ε
+    max_grad_norm: float = 1.0  # C: every real sample's gradient is clipped to L2 norm ≤ C
+    accountant: str = "rdp"  # "rdp" (moments accountant, as in the paper) or "prv"
+    dp_step: str = "fast"  # "fast" (ghost norms + book-keeping) or "opacus" (reference per-sample hooks)
+
+    @property
+    def private(self) -> bool:
+        """False for the non-private baseline (ε = ∞ and no σ)."""
+        return not (self.epsilon is not None and math.isinf(self.epsilon) and self.noise_multiplier is None)
+
+    def validate(self, n_samples: Optional[int] = None) -> None:
+        eps = self.epsilon
+        if eps is not None and (not isinstance(eps, (int, float)) or math.isnan(eps) or eps <= 0):
+            raise ValueError(f"ε (epsilon) must be a positive number or inf, got {eps}")
+        if eps is None and self.noise_multiplier is None:
+            raise ValueError("set either a target ε (epsilon) or a fixed noise multiplier σ")
+        if self.noise_multiplier is not None and (
+            math.isnan(self.noise_multiplier) or self.noise_multiplier < 0
+        ):
+            raise ValueError(f"noise multiplier σ must be ≥ 0, got {self.noise_multiplier}")
+        if math.isnan(self.max_grad_norm) or self.max_grad_norm <= 0:
+            raise ValueError(f"clipping norm C must be > 0, got {self.max_grad_norm}")
+        if self.accountant not in ACCOUNTANTS:
+            raise ValueError(f"accountant must be one of {ACCOUNTANTS}, got {self.accountant!r}")
+        if self.dp_step not in DP_STEPS:
+            raise ValueError(f"dp_step must be one of {DP_STEPS}, got {self.dp_step!r}")
+        if self.private:
+            if math.isnan(self.delta) or not 0 < self.delta < 1:
+                raise ValueError(f"δ (delta) must be in (0, 1), got {self.delta}")
+            if n_samples is not None and self.delta >= 1.0 / n_samples:
+                raise ValueError(
+                    f"δ (delta) must be below 1/N = {1.0 / n_samples:.3g} for N = {n_samples} "
+                    f"training samples, got {self.delta}"
+                )
+
+
+@dataclass
+class TrainConfig:
+    dataset: str = "mnist"  # "mnist", "fashion-mnist", "kmnist" or "offline-digits" (5,000 MNIST digits)
+    code_mode: str = "labels"  # "labels": categorical code = class label; "unsupervised": InfoGAN's discovery
+    batch_size: int = 128  # expected Poisson batch size of real samples (sample rate q = batch_size / N)
+    steps: int = 2000  # planned discriminator steps (the accountant counts each one)
+    d_steps_per_g: int = 1  # discriminator steps per generator step, each on a fresh Poisson batch
+    lr_d: float = 2e-4  # Adam learning rate of the discriminator + Q head
+    lr_g: float = 1e-3  # Adam learning rate of the generator
+    beta1: float = 0.5  # Adam β1 for both optimisers (DCGAN/InfoGAN setting)
+    lambda_cat: float = 1.0  # weight of the categorical code's MI term (cross-entropy)
+    lambda_cont: float = 0.1  # weight of the continuous codes' MI term (Gaussian NLL)
+    lambda_label: float = 1.0  # labels mode: weight of the real-label classification term (inside the DP step)
+    sample_every: int = 200  # write a sample grid PNG every K discriminator steps
+    checkpoint_every: int = 500  # write a checkpoint every K discriminator steps
+    seed: int = 0  # seeds the model init, the sampler and the noise
+    threads: int = 0  # torch CPU threads; 0 = leave torch's default
+    model: ModelConfig = field(default_factory=ModelConfig)
+    latent: LatentConfig = field(default_factory=LatentConfig)
+    privacy: PrivacyConfig = field(default_factory=PrivacyConfig)
+
+    def validate(self, n_samples: Optional[int] = None) -> None:
+        """Raise ``ValueError`` with a plain message for any impossible setting."""
+        if self.code_mode not in CODE_MODES:
+            raise ValueError(f"code mode must be one of {CODE_MODES}, got {self.code_mode!r}")
+        if self.batch_size <= 0:
+            raise ValueError(f"batch size must be positive, got {self.batch_size}")
+        if n_samples is not None and self.batch_size > n_samples:
+            raise ValueError(f"batch size {self.batch_size} is larger than the dataset (N = {n_samples})")
+        for name in ("steps", "d_steps_per_g", "sample_every", "checkpoint_every"):
+            if getattr(self, name) < 1:
+                raise ValueError(f"{name} must be at least 1, got {getattr(self, name)}")
+        for name in ("lr_d", "lr_g"):
+            v = getattr(self, name)
+            if not (v > 0 and math.isfinite(v)):
+                raise ValueError(f"{name} must be a positive number, got {v}")
+        self.model.validate()
+        self.latent.validate()
+        self.privacy.validate(n_samples)
+
+    def to_dict(self) -> dict[str, Any]:
+        d = asdict(self)
+        eps = d["privacy"]["epsilon"]
+        if eps is not None and math.isinf(eps):
+            d["privacy"]["epsilon"] = "inf"  # JSON has no infinity
+        return d
+
+    @classmethod
+    def from_dict(cls, d: dict[str, Any]) -> "TrainConfig":
+        d = dict(d)
+        priv = dict(d.pop("privacy", {}))
+        if priv.get("epsilon") == "inf":
+            priv["epsilon"] = math.inf
+        return cls(
+            model=_build(ModelConfig, d.pop("model", {})),
+            latent=_build(LatentConfig, d.pop("latent", {})),
+            privacy=_build(PrivacyConfig, priv),
+            **_known(cls, d),
+        )
+
+
+def _known(cls: type, d: dict[str, Any]) -> dict[str, Any]:
+    names = {f.name for f in fields(cls)}
+    unknown = set(d) - names
+    if unknown:
+        raise ValueError(f"unknown {cls.__name__} settings: {sorted(unknown)}")
+    return {k: v for k, v in d.items() if k in names}
+
+
+def _build(cls: type, d: dict[str, Any]):
+    return cls(**_known(cls, d))

@@ -1,0 +1,166 @@
+"""Run folders: ``runs/<id>/`` with config.json, metrics.jsonl, status.json, sample grids and
+checkpoints. Every file is written atomically except metrics.jsonl, which is appended one whole
+line at a time; a reader skips a torn last line of a run that was killed mid-write.
+"""
+from __future__ import annotations
+
+import json
+import os
+import secrets
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Optional
+
+from .data import PROJECT_ROOT
+from .fileio import atomic_save_png, atomic_write_json, jsonable
+
+CHECKPOINT_NAME = "checkpoint.safetensors"
+STATES = ("queued", "running", "finished", "stopped", "failed")
+
+
+def runs_root() -> Path:
+    """``$DPINFOGAN_RUNS`` or ``<project>/runs``."""
+    return Path(os.environ.get("DPINFOGAN_RUNS") or PROJECT_ROOT / "runs")
+
+
+def new_run_dir(root: Optional[str | os.PathLike] = None, name: Optional[str] = None) -> Path:
+    """Create a fresh run folder; ``ValueError`` if the location is not writable."""
+    root = Path(root) if root is not None else runs_root()
+    run_id = name or time.strftime("%Y%m%d-%H%M%S-") + secrets.token_hex(2)
+    path = root / run_id
+    try:
+        path.mkdir(parents=True, exist_ok=False)
+        probe = path / ".write-test"
+        probe.write_bytes(b"")
+        probe.unlink()
+    except FileExistsError:
+        raise ValueError(f"run folder {path} already exists") from None
+    except OSError as e:
+        raise ValueError(f"cannot write the run folder {path}: {e.strerror or e}") from None
+    return path
+
+
+class RunWriter:
+    """Writes one run's files."""
+
+    def __init__(self, path: str | os.PathLike):
+        self.path = Path(path)
+        (self.path / "samples").mkdir(parents=True, exist_ok=True)
+
+    def write_config(self, config: dict[str, Any]) -> None:
+        atomic_write_json(self.path / "config.json", config)
+
+    def log(self, record: dict[str, Any]) -> None:
+        line = json.dumps(jsonable(record)) + "\n"
+        with open(self.path / "metrics.jsonl", "a") as f:  # one write of one whole line
+            f.write(line)
+            f.flush()
+
+    def save_grid(self, step: int, image) -> Path:
+        p = atomic_save_png(self.path / "samples" / f"step_{step:06d}.png", image)
+        atomic_save_png(self.path / "samples" / "latest.png", image)
+        return p
+
+    def status(self, state: str, **info: Any) -> None:
+        if state not in STATES:
+            raise ValueError(f"unknown run state {state!r}")
+        old = read_json(self.path / "status.json") or {}
+        old.update(info, state=state, updated=time.time(), pid=os.getpid())
+        atomic_write_json(self.path / "status.json", old)
+
+    @property
+    def checkpoint_path(self) -> Path:
+        return self.path / CHECKPOINT_NAME
+
+
+@dataclass
+class RunInfo:
+    """What is on disk for one run; ``error`` is set when the folder is unreadable."""
+
+    path: Path
+    config: dict[str, Any] = field(default_factory=dict)
+    status: dict[str, Any] = field(default_factory=dict)
+    metrics: list[dict[str, Any]] = field(default_factory=list)
+    error: Optional[str] = None
+
+    @property
+    def id(self) -> str:
+        return self.path.name
+
+    @property
+    def state(self) -> str:
+        """Run state; a "running" run whose process is gone is reported as "failed"."""
+        st = self.status.get("state", "unknown")
+        if st == "running" and not pid_alive(self.status.get("pid")):
+            return "failed"
+        return st
+
+    @property
+    def checkpoint(self) -> Optional[Path]:
+        p = self.path / CHECKPOINT_NAME
+        return p if p.is_file() else None
+
+    @property
+    def latest_grid(self) -> Optional[Path]:
+        p = self.path / "samples" / "latest.png"
+        return p if p.is_file() else None
+
+
+def read_json(path: Path) -> Optional[dict]:
+    try:
+        return json.loads(path.read_text())
+    except (OSError, ValueError):
+        return None
+
+
+def read_metrics(path: Path) -> list[dict[str, Any]]:
+    """Parse metrics.jsonl, skipping a torn (partially written) line."""
+    out = []
+    try:
+        text = path.read_text()
+    except OSError:
+        return out
+    for line in text.splitlines():
+        try:
+            out.append(json.loads(line))
+        except ValueError:
+            continue
+    return out
+
+
+def read_run(path: str | os.PathLike) -> RunInfo:
+    path = Path(path)
+    info = RunInfo(path)
+    config = read_json(path / "config.json")
+    if config is None:
+        info.error = f"run {path.name}: config.json is missing or unreadable"
+        return info
+    info.config = config
+    info.status = read_json(path / "status.json") or {}
+    info.metrics = read_metrics(path / "metrics.jsonl")
+    return info
+
+
+def list_runs(root: Optional[str | os.PathLike] = None) -> list[RunInfo]:
+    """All run folders under the root, newest first."""
+    root = Path(root) if root is not None else runs_root()
+    if not root.is_dir():
+        return []
+    dirs = sorted((p for p in root.iterdir() if p.is_dir()), key=lambda p: p.name, reverse=True)
+    return [read_run(p) for p in dirs]
+
+
+def pid_alive(pid: Any) -> bool:
+    try:
+        pid = int(pid)
+        os.kill(pid, 0)
+    except (TypeError, ValueError, ProcessLookupError):
+        return False
+    except PermissionError:
+        return True
+    try:  # a zombie (exited child not yet reaped) is not alive
+        with open(f"/proc/{pid}/stat") as f:
+            return f.read().split(") ")[-1][:1] != "Z"
+    except OSError:
+        return True

@@ -1,0 +1,257 @@
+"""The one training loop, used by the CLI, the app and the federated clients.
+
+:class:`Trainer` owns the models, optimisers, Poisson sampler, private step and accountant, and
+advances one discriminator step at a time (a generator step every ``d_steps_per_g``).
+:func:`train` wraps it with a run folder: metrics, sample grids, checkpoints, status.
+"""
+from __future__ import annotations
+
+import math
+import signal
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Callable, Optional
+
+import torch
+from opacus.utils.uniform_sampler import UniformWithReplacementSampler
+
+from .accounting import calibrate_noise, epsilon_of, history_of, make_accountant, max_steps_within
+from .checkpoint import Checkpoint, restore_optimizer, save_checkpoint
+from .config import TrainConfig
+from .data import ImageData, to_uint8
+from .fileio import image_grid
+from .latent import fixed_grid_latent, sample_latent
+from .losses import generator_loss
+from .models import build_models
+from .privacy import PrivateDStep
+from .runs import RunWriter
+
+
+class Trainer:
+    """DP-InfoGAN training state on one dataset.
+
+    Args:
+        cfg: the training config (validated against ``len(data)``).
+        data: the real images; they reach training only through :class:`PrivateDStep`.
+        resume: a checkpoint to continue from (weights, optimisers, accountant history, step).
+    """
+
+    def __init__(self, cfg: TrainConfig, data: ImageData, resume: Optional[Checkpoint] = None):
+        cfg.validate(len(data))
+        self.cfg, self.data = cfg, data
+        if cfg.threads:
+            torch.set_num_threads(cfg.threads)
+        torch.manual_seed(cfg.seed)
+        self.rng = torch.Generator().manual_seed(cfg.seed)
+        self.g, self.d = build_models(cfg.model, cfg.latent)
+        self.opt_g = torch.optim.Adam(self.g.parameters(), lr=cfg.lr_g, betas=(cfg.beta1, 0.999))
+        self.opt_d = torch.optim.Adam(self.d.parameters(), lr=cfg.lr_d, betas=(cfg.beta1, 0.999))
+        p = cfg.privacy
+        self.n = len(data)
+        self.sample_rate = cfg.batch_size / self.n  # q
+        self.step_count, self.g_step_count, self.elapsed = 0, 0, 0.0
+        history = []
+        if resume is not None:
+            self.g.load_state_dict(resume.generator.state_dict())
+            self.d.load_state_dict(resume.discriminator.state_dict())
+            restore_optimizer(resume, "g", self.opt_g)
+            restore_optimizer(resume, "d", self.opt_d)
+            rp = resume.meta["privacy"]
+            history = rp.get("history", [])
+            self.step_count = int(resume.meta["training"].get("steps", 0))
+            self.g_step_count = int(resume.meta["training"].get("g_steps", 0))
+            self.elapsed = float(resume.meta["training"].get("seconds", 0.0))
+            if p.noise_multiplier is None and rp.get("noise_multiplier") is not None:
+                p.noise_multiplier = float(rp["noise_multiplier"])  # keep the σ the run started with
+        self.accountant = make_accountant(p.accountant, history)
+        remaining = max(cfg.steps - self.step_count, 0)
+        if not p.private:
+            self.sigma = 0.0
+        elif p.noise_multiplier is not None:
+            self.sigma = float(p.noise_multiplier)
+        else:
+            self.sigma = calibrate_noise(
+                target_epsilon=p.epsilon, delta=p.delta, sample_rate=self.sample_rate,
+                steps=max(remaining, 1), accountant=p.accountant,
+            )
+        # The budget: never take a step that would push ε past the target.
+        self.budget_steps = remaining
+        if p.private and p.epsilon is not None and math.isfinite(p.epsilon):
+            self.budget_steps = min(remaining, max_steps_within(
+                target_epsilon=p.epsilon, delta=p.delta, noise_multiplier=self.sigma,
+                sample_rate=self.sample_rate, history=history, accountant=p.accountant,
+            )) if self.sigma > 0 else 0
+        self.sampler = UniformWithReplacementSampler(num_samples=self.n, sample_rate=self.sample_rate, generator=self.rng)
+        self._batches = iter(())
+        self.dstep = PrivateDStep(
+            self.d, self.opt_d, cfg,
+            noise_multiplier=self.sigma, max_grad_norm=p.max_grad_norm,
+            expected_batch_size=self.sample_rate * self.n, private=p.private,
+            method=p.dp_step, generator=self.rng,
+        )
+
+    @property
+    def target_steps(self) -> int:
+        """The total step count this run will reach (planned steps, capped by the ε budget)."""
+        return self.step_count + self.budget_steps
+
+    def epsilon(self) -> float:
+        """ε spent so far at the config's δ, from the accountant (∞ for the non-private baseline)."""
+        if not self.cfg.privacy.private:
+            return math.inf
+        return epsilon_of(self.cfg.privacy.accountant, self.accountant.history, self.cfg.privacy.delta)
+
+    def _real_batch(self) -> tuple[torch.Tensor, torch.Tensor]:
+        idx = next(self._batches, None)
+        if idx is None:  # a new pass of the Poisson sampler
+            self._batches = iter(self.sampler)
+            idx = next(self._batches)
+        idx = torch.as_tensor(idx, dtype=torch.long)
+        return self.data.images[idx], self.data.labels[idx]
+
+    def step(self) -> dict:
+        """One discriminator step on a fresh Poisson batch (+ a generator step when due)."""
+        if self.budget_steps <= 0:
+            raise RuntimeError("no steps left within the privacy budget")
+        t0 = time.perf_counter()
+        self.g.train()
+        x, y = self._real_batch()
+        fake = sample_latent(self.cfg.latent, self.cfg.batch_size, generator=self.rng)
+        with torch.no_grad():
+            fake_x = self.g(fake.vector(self.cfg.latent))
+        stats = self.dstep.step(x, y if self.cfg.code_mode == "labels" else None, fake_x, fake)
+        if self.cfg.privacy.private:
+            self.accountant.step(noise_multiplier=self.sigma, sample_rate=self.sample_rate)
+        self.step_count += 1
+        self.budget_steps -= 1
+        if self.step_count % self.cfg.d_steps_per_g == 0:
+            stats["loss_g"] = self._g_step()
+        self.elapsed += time.perf_counter() - t0
+        stats["real_batch"] = int(x.shape[0])
+        return stats
+
+    def _g_step(self) -> float:
+        lat = sample_latent(self.cfg.latent, self.cfg.batch_size, generator=self.rng)
+        out = self.d(self.g(lat.vector(self.cfg.latent)))
+        loss = generator_loss(out, lat, self.cfg)
+        grads = torch.autograd.grad(loss, list(self.g.parameters()))  # D's parameters are left alone
+        for p, gr in zip(self.g.parameters(), grads):
+            p.grad = gr
+        self.opt_g.step()
+        self.g_step_count += 1
+        return float(loss)
+
+    @torch.no_grad()
+    def sample_grid(self, per_code: int = 8):
+        """The fixed-latent grid (one row per categorical code) as a PIL image."""
+        self.g.eval()
+        lat = fixed_grid_latent(self.cfg.latent, per_code)
+        imgs = to_uint8(self.g(lat.vector(self.cfg.latent)))
+        return image_grid(imgs, nrow=per_code, scale=2)
+
+    def privacy_meta(self) -> dict:
+        p = self.cfg.privacy
+        return {
+            "private": p.private,
+            "epsilon": self.epsilon(),
+            "target_epsilon": p.epsilon,
+            "delta": p.delta if p.private else None,
+            "noise_multiplier": self.sigma,
+            "max_grad_norm": p.max_grad_norm if p.private else None,
+            "sample_rate": self.sample_rate,
+            "n_samples": self.n,
+            "steps": self.step_count,
+            "accountant": p.accountant,
+            "history": history_of(self.accountant),
+            "dp_step": p.dp_step,
+        }
+
+    def save(self, path: str | Path, half: bool = False, with_optimizers: bool = True) -> Path:
+        return save_checkpoint(
+            path, config=self.cfg, generator=self.g, discriminator=self.d,
+            privacy=self.privacy_meta(),
+            training={"steps": self.step_count, "g_steps": self.g_step_count, "seconds": round(self.elapsed, 2),
+                      "dataset_source": self.data.source, "threads": torch.get_num_threads()},
+            code_to_label=list(range(self.cfg.latent.n_categories)) if self.cfg.code_mode == "labels" else None,
+            optimizers={"g": self.opt_g, "d": self.opt_d} if with_optimizers else None,
+            half=half,
+        )
+
+
+@dataclass
+class TrainResult:
+    run_dir: Path
+    checkpoint: Path
+    epsilon: float
+    steps: int
+    seconds: float
+    state: str  # "finished" or "stopped"
+
+
+def train(
+    cfg: TrainConfig,
+    data: ImageData,
+    run_dir: str | Path,
+    *,
+    resume: Optional[Checkpoint] = None,
+    on_log: Optional[Callable[[dict], None]] = None,
+    should_stop: Optional[Callable[[], bool]] = None,
+    log_every: int = 20,
+) -> TrainResult:
+    """Train to the planned steps or the ε budget, writing the run folder as it goes.
+
+    SIGTERM/SIGINT stop the run cleanly: the current step finishes and a checkpoint is written.
+    """
+    writer = RunWriter(run_dir)
+    trainer = Trainer(cfg, data, resume=resume)
+    stop = {"flag": False}
+
+    def _on_signal(signum, frame):  # noqa: ARG001
+        stop["flag"] = True
+
+    old = {}
+    try:  # signals can only be caught in the main thread
+        old = {s: signal.signal(s, _on_signal) for s in (signal.SIGTERM, signal.SIGINT)}
+    except ValueError:
+        pass
+    writer.write_config({
+        **cfg.to_dict(), "derived": {
+            "noise_multiplier": trainer.sigma, "sample_rate": trainer.sample_rate, "n_samples": trainer.n,
+            "target_steps": trainer.target_steps, "dataset_source": data.source, "dataset_loaded": data.name,
+        }})
+    writer.status("running", step=trainer.step_count, target_steps=trainer.target_steps, epsilon=0.0)
+    state, t_start, done_at_start = "finished", time.perf_counter(), trainer.step_count
+    try:
+        while trainer.budget_steps > 0:
+            if stop["flag"] or (should_stop and should_stop()):
+                state = "stopped"
+                break
+            stats = trainer.step()
+            s = trainer.step_count
+            if s % log_every == 0 or trainer.budget_steps == 0:
+                wall = time.perf_counter() - t_start
+                rec = {"step": s, "g_steps": trainer.g_step_count, **stats, "epsilon": trainer.epsilon(),
+                       "elapsed": round(trainer.elapsed, 3),
+                       "samples_per_s": round((s - done_at_start) * cfg.batch_size / max(wall, 1e-9), 1),
+                       "target_steps": trainer.target_steps}
+                writer.log(rec)
+                writer.status("running", step=s, target_steps=trainer.target_steps, epsilon=rec["epsilon"])
+                if on_log:
+                    on_log(rec)
+            if s % cfg.sample_every == 0:
+                writer.save_grid(s, trainer.sample_grid())
+            if s % cfg.checkpoint_every == 0:
+                trainer.save(writer.checkpoint_path)
+        writer.save_grid(trainer.step_count, trainer.sample_grid())
+        ckpt = trainer.save(writer.checkpoint_path)
+        eps = trainer.epsilon()
+        writer.status(state, step=trainer.step_count, target_steps=trainer.target_steps, epsilon=eps,
+                      seconds=round(trainer.elapsed, 2))
+    except BaseException as e:
+        writer.status("failed", message=f"{type(e).__name__}: {e}")
+        raise
+    finally:
+        for s, h in old.items():
+            signal.signal(s, h)
+    return TrainResult(Path(run_dir), ckpt, eps, trainer.step_count, trainer.elapsed, state)
