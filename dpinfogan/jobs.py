@@ -1,0 +1,279 @@
+"""Background training jobs: launch ``python -m dpinfogan train`` as a detached process, queue
+requests beyond a small concurrency cap, list runs with their live state, stop a run.
+
+Everything lives on disk in the run folder (see :mod:`dpinfogan.runs`), so a page refresh, a second
+browser tab or an app restart finds the same jobs. Files this module adds to a run folder:
+
+* ``job.json``: the command line and when it was requested (the queue is the queued run folders);
+* ``train.log``: the trainer's stdout and stderr (its ``error: ...`` line when it fails);
+* ``stop_requested``: written by :func:`stop`, so a run killed before its first step reads "stopped".
+
+No Streamlit here: the app's pages call these functions and poll the folders.
+"""
+from __future__ import annotations
+
+import math
+import os
+import signal
+import subprocess
+import sys
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Optional
+
+from .config import TrainConfig
+from .data import OFFLINE, PROJECT_ROOT
+from .fileio import atomic_write_json
+from .runs import RunInfo, list_runs, new_run_dir, pid_alive, read_json, read_run, runs_root
+
+LOG_NAME = "train.log"
+JOB_NAME = "job.json"
+STOP_NAME = "stop_requested"
+# Training samples per dataset (train split), to validate δ < 1/N and batch ≤ N without loading data.
+TRAIN_SIZES = {OFFLINE: 4000, "mnist": 60000, "fashion-mnist": 60000, "kmnist": 60000}
+_children: dict[int, subprocess.Popen] = {}  # reaped on every listing so they never linger as zombies
+
+
+def max_concurrent() -> int:
+    """At most this many trainers at once (``$DPINFOGAN_MAX_JOBS``, default 1: a 2-core laptop)."""
+    try:
+        return max(1, int(os.environ.get("DPINFOGAN_MAX_JOBS", "1")))
+    except ValueError:
+        return 1
+
+
+def train_argv(cfg: TrainConfig, run_dir: Path, log_every: int = 10) -> list[str]:
+    """The ``python -m dpinfogan train`` command line that reproduces ``cfg`` into ``run_dir``."""
+    p, m, lat = cfg.privacy, cfg.model, cfg.latent
+    eps = p.epsilon
+    argv = [sys.executable, "-m", "dpinfogan", "train", "--quiet", "--run-dir", str(run_dir),
+            "--dataset", cfg.dataset, "--code-mode", cfg.code_mode,
+            "--delta", repr(p.delta), "--max-grad-norm", repr(p.max_grad_norm),
+            "--accountant", p.accountant, "--dp-step", p.dp_step,
+            "--batch-size", str(cfg.batch_size), "--steps", str(cfg.steps),
+            "--d-steps-per-g", str(cfg.d_steps_per_g), "--lr-d", repr(cfg.lr_d), "--lr-g", repr(cfg.lr_g),
+            "--lambda-cat", repr(cfg.lambda_cat), "--lambda-cont", repr(cfg.lambda_cont),
+            "--lambda-label", repr(cfg.lambda_label),
+            "--g-width", str(m.g_width), "--d-width", str(m.d_width), "--d-hidden", str(m.d_hidden),
+            "--noise-dim", str(lat.noise_dim), "--n-continuous", str(lat.n_continuous),
+            "--seed", str(cfg.seed), "--threads", str(cfg.threads),
+            "--sample-every", str(cfg.sample_every), "--checkpoint-every", str(cfg.checkpoint_every),
+            "--log-every", str(log_every)]
+    if eps is not None:
+        argv += ["--epsilon", "inf" if math.isinf(eps) else repr(float(eps))]
+    if p.noise_multiplier is not None:
+        argv += ["--sigma", repr(float(p.noise_multiplier))]
+    return argv
+
+
+def launch(
+    cfg: TrainConfig,
+    *,
+    root: Optional[str | os.PathLike] = None,
+    name: Optional[str] = None,
+    log_every: int = 10,
+    tags: Optional[dict[str, Any]] = None,
+) -> Path:
+    """Validate ``cfg`` and start it in the background, or queue it when the cap is reached.
+
+    Returns the run folder. ``ValueError`` (plain message) for an impossible config or an
+    unwritable runs folder; nothing is created then.
+    """
+    if cfg.dataset not in TRAIN_SIZES:
+        raise ValueError(f"unknown dataset {cfg.dataset!r}; choose one of: {', '.join(TRAIN_SIZES)}")
+    cfg.validate(TRAIN_SIZES[cfg.dataset])
+    root = Path(root) if root is not None else runs_root()
+    run_dir = new_run_dir(root, name)
+    atomic_write_json(run_dir / "config.json", cfg.to_dict())  # the trainer rewrites it with derived values
+    atomic_write_json(run_dir / JOB_NAME, {"argv": train_argv(cfg, run_dir, log_every), "requested": time.time(),
+                                           "tags": tags or {}})
+    atomic_write_json(run_dir / "status.json", {"state": "queued", "step": 0, "target_steps": cfg.steps,
+                                                "epsilon": 0.0, "updated": time.time()})
+    pump(root)
+    return run_dir
+
+
+def _start(run_dir: Path) -> bool:
+    """Start a queued run's process; False when another caller claimed it first."""
+    try:  # claim atomically: two tabs pumping the queue at once must not start it twice
+        os.close(os.open(run_dir / ".started", os.O_CREAT | os.O_EXCL | os.O_WRONLY))
+    except FileExistsError:
+        return False
+    job = read_json(run_dir / JOB_NAME) or {}
+    argv = job.get("argv")
+    if not argv:
+        atomic_write_json(run_dir / "status.json", {"state": "failed", "message": "job.json is missing or unreadable",
+                                                    "updated": time.time()})
+        return True
+    env = {**os.environ, "PYTHONUNBUFFERED": "1"}
+    with open(run_dir / LOG_NAME, "ab") as log:
+        proc = subprocess.Popen(argv, cwd=str(PROJECT_ROOT), stdout=log, stderr=subprocess.STDOUT,
+                                stdin=subprocess.DEVNULL, env=env, start_new_session=True)
+    _children[proc.pid] = proc
+    # "running" with the child's pid from the first moment: if it dies while importing, the run
+    # reads "failed" (dead pid) instead of hanging in "queued". The trainer keeps these fields.
+    status = read_json(run_dir / "status.json") or {}
+    status.update(state="running", pid=proc.pid, started=time.time(), updated=time.time())
+    atomic_write_json(run_dir / "status.json", status)
+    return True
+
+
+def _reap() -> None:
+    for pid, proc in list(_children.items()):
+        if proc.poll() is not None:
+            del _children[pid]
+
+
+def pump(root: Optional[str | os.PathLike] = None) -> list[Path]:
+    """Start queued runs, oldest first, while fewer than :func:`max_concurrent` are running."""
+    _reap()
+    runs = list_runs(root)
+    active = sum(1 for r in runs if r.state == "running")
+    started = []
+    for r in sorted((r for r in runs if r.state == "queued"), key=_requested):
+        if active >= max_concurrent():
+            break
+        if _start(r.path):
+            started.append(r.path)
+            active += 1
+    return started
+
+
+def _requested(r: RunInfo) -> float:
+    return float((read_json(r.path / JOB_NAME) or {}).get("requested", 0.0))
+
+
+@dataclass
+class Job:
+    """One run folder as the app shows it."""
+
+    info: RunInfo
+    state: str  # queued, running, stopping, finished, stopped, failed
+    step: int
+    target_steps: int
+    epsilon: float  # ε spent so far (inf for the non-private baseline)
+    eta_s: Optional[float]  # seconds left, from the trainer's own seconds per step
+    queue_position: Optional[int] = None  # 1 = next to start
+    message: str = ""  # why it failed, when known
+
+    @property
+    def id(self) -> str:
+        return self.info.id
+
+    @property
+    def path(self) -> Path:
+        return self.info.path
+
+    @property
+    def progress(self) -> float:
+        return min(1.0, self.step / self.target_steps) if self.target_steps > 0 else 0.0
+
+    @property
+    def tags(self) -> dict[str, Any]:
+        return (read_json(self.path / JOB_NAME) or {}).get("tags", {})
+
+
+def job_of(info: RunInfo) -> Job:
+    """Refine a run's on-disk state with what the app knows (stop requests, logs, ETA)."""
+    st = info.status
+    state = info.state
+    stop_asked = (info.path / STOP_NAME).exists()
+    if state == "running" and stop_asked:
+        state = "stopping"
+    elif state == "failed" and stop_asked and st.get("state") == "running":
+        state = "stopped"  # killed before it could handle the signal (still importing): nothing lost
+    last = info.metrics[-1] if info.metrics else {}
+    step = int(last.get("step", st.get("step", 0)) or 0)
+    if state in ("finished", "stopped"):
+        step = int(st.get("step", step) or step)
+    target = int(st.get("target_steps") or last.get("target_steps") or info.config.get("steps") or 0)
+    eps = _float(st.get("epsilon", last.get("epsilon", 0.0)))
+    if last and state not in ("finished", "stopped", "failed"):
+        eps = _float(last.get("epsilon", eps))
+    eta = None
+    if state in ("running", "stopping") and last.get("elapsed") and step > 0:
+        eta = max(0.0, (target - step) * float(last["elapsed"]) / step)
+    message = str(st.get("message", ""))
+    if state == "failed" and not message:
+        message = log_tail(info.path, 3) or "the training process ended without saying why"
+    if info.error:
+        state, message = "failed", info.error
+    return Job(info, state, step, target, eps, eta, message=message)
+
+
+def _float(v: Any) -> float:
+    try:
+        return float(v)
+    except (TypeError, ValueError):
+        return float("nan")
+
+
+def list_jobs(root: Optional[str | os.PathLike] = None, pump_queue: bool = True) -> list[Job]:
+    """All runs (newest first) with state; starts queued runs when a slot is free."""
+    if pump_queue:
+        pump(root)
+    jobs = [job_of(r) for r in list_runs(root)]
+    queued = sorted((j for j in jobs if j.state == "queued"), key=lambda j: _requested(j.info))
+    for i, j in enumerate(queued, 1):
+        j.queue_position = i
+    return jobs
+
+
+def get_job(run_dir: str | os.PathLike) -> Job:
+    return job_of(read_run(run_dir))
+
+
+def log_tail(run_dir: str | os.PathLike, lines: int = 20) -> str:
+    """The last lines of the trainer's log ("" when there is none)."""
+    try:
+        text = (Path(run_dir) / LOG_NAME).read_text(errors="replace")
+    except OSError:
+        return ""
+    return "\n".join(text.strip().splitlines()[-lines:])
+
+
+def _is_our_trainer(pid: int) -> bool:
+    """Only signal a process that is a dpinfogan trainer (pids get reused)."""
+    try:
+        cmd = Path(f"/proc/{pid}/cmdline").read_bytes().replace(b"\0", b" ")
+    except OSError:
+        return pid_alive(pid)  # no /proc (macOS): trust the pid the trainer wrote itself
+    return b"dpinfogan" in cmd and b"train" in cmd
+
+
+def stop(run_dir: str | os.PathLike) -> bool:
+    """Stop a run: SIGTERM to a running trainer (it finishes its step and saves a checkpoint),
+    or cancel a queued one. Returns False when there was nothing to stop."""
+    run_dir = Path(run_dir)
+    job = get_job(run_dir)
+    if job.state == "queued":
+        try:  # claim it so no pump starts it while we cancel
+            os.close(os.open(run_dir / ".started", os.O_CREAT | os.O_EXCL | os.O_WRONLY))
+        except FileExistsError:
+            return stop(run_dir) if get_job(run_dir).state != "queued" else False
+        atomic_write_json(run_dir / "status.json", {**job.info.status, "state": "stopped",
+                                                    "message": "cancelled before it started", "updated": time.time()})
+        return True
+    if job.state not in ("running", "stopping"):
+        return False
+    pid = int(job.info.status.get("pid", 0) or 0)
+    if pid <= 0 or not _is_our_trainer(pid):
+        return False
+    (run_dir / STOP_NAME).write_text(str(time.time()))
+    try:
+        os.kill(pid, signal.SIGTERM)
+    except ProcessLookupError:
+        return False
+    return True
+
+
+def wait(run_dir: str | os.PathLike, timeout_s: float = 60.0, poll_s: float = 0.2) -> Job:
+    """Block until the run leaves queued/running/stopping (for scripts and tests)."""
+    deadline = time.monotonic() + timeout_s
+    while True:
+        pump(Path(run_dir).parent)
+        job = get_job(run_dir)
+        if job.state not in ("queued", "running", "stopping") or time.monotonic() > deadline:
+            return job
+        time.sleep(poll_s)

@@ -1,0 +1,100 @@
+"""Cached model loading and image drawing for the pages.
+
+Models are cached with ``st.cache_resource`` keyed by (path, mtime), so a checkpoint rewritten by a
+running trainer is reloaded; images are cached with ``st.cache_data`` keyed by the latent, so moving a
+slider back to a value seen before costs nothing.
+"""
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any, Optional
+
+import streamlit as st
+import torch
+
+from ..checkpoint import Checkpoint, load_checkpoint
+from . import quality
+from .models import ModelEntry, draw, png_bytes
+
+torch.set_num_threads(1)  # the app draws single images; leave the other core to a training run
+
+
+@st.cache_resource(max_entries=32, show_spinner=False)
+def _load(path: str, mtime: float) -> Checkpoint:  # noqa: ARG001 - mtime is part of the key
+    return load_checkpoint(path)
+
+
+def load_model(entry: ModelEntry) -> tuple[Optional[Checkpoint], Optional[str]]:
+    """(checkpoint, None) or (None, a plain error) — never raises for a bad file."""
+    if entry.error:
+        return None, entry.error
+    try:
+        return _load(str(entry.path), entry.mtime), None
+    except ValueError as e:
+        return None, str(e)
+
+
+@st.cache_data(max_entries=4096, show_spinner=False)
+def render_png(path: str, mtime: float, cats: tuple, conts: tuple, seeds: tuple, nrow: int, scale: int = 4) -> bytes:
+    """PNG of the images for these latents (see :func:`dpinfogan.ui.models.draw`)."""
+    ck = _load(path, mtime)
+    return png_bytes(draw(ck.generator, ck.config.latent, cats, conts, seeds), nrow=nrow, scale=scale)
+
+
+def render(entry: ModelEntry, cats, conts, seeds, nrow: int, scale: int = 4) -> tuple[Optional[bytes], Optional[str]]:
+    """(png, None) or (None, error)."""
+    ck, err = load_model(entry)
+    if ck is None:
+        return None, err
+    conts = tuple(tuple(float(round(v, 4)) for v in c) for c in conts)
+    return render_png(str(entry.path), entry.mtime, tuple(int(c) for c in cats), conts,
+                      tuple(int(s) for s in seeds), nrow, scale), None
+
+
+@st.cache_resource(max_entries=4, show_spinner=False)
+def _evaluator(dataset: str, root: str, mtime: float):  # noqa: ARG001
+    return quality.load_evaluator_for(dataset, Path(root))
+
+
+def evaluator_for(dataset: str, root: Path):
+    fam_file = None
+    for p in Path(root).glob("evaluator-*.safetensors"):
+        fam_file = p if fam_file is None or p.stat().st_mtime > fam_file.stat().st_mtime else fam_file
+    return _evaluator(dataset, str(root), fam_file.stat().st_mtime if fam_file else 0.0)
+
+
+@st.cache_data(max_entries=4096, show_spinner=False)
+def grid_quality(path: str, mtime: float, n_categories: int, code_to_label: Optional[tuple], dataset: str,
+                 ckpt_root: str) -> tuple[Optional[float], str]:  # noqa: ARG001
+    """Quality of one progress grid, cached per file (a grid never changes once written)."""
+    ev = evaluator_for(dataset, Path(ckpt_root))
+    try:
+        return quality.grid_quality(Path(path), n_categories, code_to_label, ev, dataset)
+    except (ValueError, OSError) as e:
+        return None, f"unreadable grid: {e}"
+
+
+def run_quality_curve(run_dir: Path, config: dict[str, Any], metrics: list[dict], ckpt_root: Path
+                      ) -> tuple[list[dict[str, Any]], str]:
+    """[{step, epsilon, quality}] for a run, and the metric's name."""
+    own = [m for m in metrics if isinstance(m.get("quality"), (int, float))]
+    if own:  # the trainer measured quality itself
+        return [{"step": m["step"], "epsilon": float(m["epsilon"]), "quality": m["quality"]} for m in own], \
+            str(own[-1].get("quality_metric", "quality (trainer)"))
+    lat = config.get("latent", {})
+    n_cat = int(lat.get("n_categories", 10))
+    mapping = tuple(range(n_cat)) if config.get("code_mode") == "labels" else None
+    dataset = str(config.get("dataset", "mnist"))
+    pts, name = [], "quality"
+    for step, p in quality.grids(run_dir):
+        eps = quality.epsilon_at(metrics, step)
+        if eps is None:
+            continue
+        try:
+            mtime = p.stat().st_mtime
+        except OSError:
+            continue
+        q, name = grid_quality(str(p), mtime, n_cat, mapping, dataset, str(ckpt_root))
+        if q is not None:
+            pts.append({"step": step, "epsilon": eps, "quality": q})
+    return pts, name

@@ -1,0 +1,87 @@
+"""Plotly figures for the pages: training curves, ε spent, ε versus quality, the frontier."""
+from __future__ import annotations
+
+import math
+from typing import Any, Optional, Sequence
+
+import plotly.graph_objects as go
+
+INF_X = 1000.0  # where the non-private (ε = ∞) points sit on a log ε axis, labelled "∞"
+_LAYOUT = dict(margin=dict(l=10, r=10, t=40, b=10), height=300, legend=dict(orientation="h", y=-0.25))
+
+
+def _finite(v: Any) -> Optional[float]:
+    try:
+        v = float(v)
+    except (TypeError, ValueError):
+        return None
+    return v if math.isfinite(v) else None
+
+
+def losses_figure(metrics: Sequence[dict]) -> go.Figure:
+    """Discriminator (real, fake) and generator losses against the step."""
+    fig = go.Figure()
+    for key, name in (("loss_d_real", "D loss (real)"), ("loss_d_fake", "D loss (fake)"), ("loss_g", "G loss")):
+        pts = [(m["step"], _finite(m.get(key))) for m in metrics if _finite(m.get(key)) is not None]
+        if pts:
+            fig.add_trace(go.Scatter(x=[p[0] for p in pts], y=[p[1] for p in pts], mode="lines", name=name))
+    fig.update_layout(title="Losses", xaxis_title="discriminator step", yaxis_title="loss", **_LAYOUT)
+    return fig
+
+
+def epsilon_figure(metrics: Sequence[dict], target: Optional[float] = None) -> go.Figure:
+    """Privacy spent: ε after each step (it only grows), with the target as a dashed line."""
+    pts = [(m["step"], _finite(m.get("epsilon"))) for m in metrics if _finite(m.get("epsilon")) is not None]
+    fig = go.Figure()
+    fig.add_trace(go.Scatter(x=[p[0] for p in pts], y=[p[1] for p in pts], mode="lines+markers",
+                             name="ε spent", line=dict(color="#d62728")))
+    if target is not None and math.isfinite(target):
+        fig.add_hline(y=target, line_dash="dash", annotation_text=f"target ε = {target:g}")
+    fig.update_layout(title="Privacy spent (ε) — lower is more private", xaxis_title="discriminator step",
+                      yaxis_title="ε", **_LAYOUT)
+    return fig
+
+
+def run_quality_figure(points: Sequence[dict], metric: str) -> go.Figure:
+    """This run's own curve: quality of the progress grid against the ε spent when it was drawn."""
+    fig = go.Figure()
+    xs = [p["epsilon"] if math.isfinite(p["epsilon"]) else None for p in points]
+    fig.add_trace(go.Scatter(
+        x=xs if any(x is not None for x in xs) else [p["step"] for p in points],
+        y=[p["quality"] for p in points], mode="lines+markers", name=metric,
+        text=[f"step {p['step']}" for p in points], hovertemplate="ε %{x:.3g}: %{y:.2f} (%{text})<extra></extra>"))
+    private = any(x is not None for x in xs)
+    fig.update_layout(title=f"What each unit of privacy buys: {metric}",
+                      xaxis_title="ε spent so far" if private else "step (non-private run)",
+                      yaxis_title=metric, yaxis_range=[0, 1.02], **_LAYOUT)
+    return fig
+
+
+def frontier_figure(points: Sequence[dict], metric_label: str, lower_is_better: bool = False) -> go.Figure:
+    """ε (log x) against a quality metric. Each point: {group, label, epsilon, value, hover, key}.
+
+    Groups become legend entries (zoo, your runs, literature); ``key`` comes back in selections.
+    """
+    fig = go.Figure()
+    symbols = {"zoo": "circle", "your runs": "diamond", "literature": "star"}
+    finite = [p["epsilon"] for p in points if math.isfinite(p["epsilon"])]
+    for group in ("zoo", "your runs", "literature"):
+        pts = [p for p in points if p["group"] == group]
+        if not pts:
+            continue
+        fig.add_trace(go.Scatter(
+            x=[p["epsilon"] if math.isfinite(p["epsilon"]) else INF_X for p in pts],
+            y=[p["value"] for p in pts], mode="markers+text", name=group,
+            text=[p["label"] for p in pts], textposition="top center",
+            customdata=[p.get("key", "") for p in pts], hovertext=[p["hover"] for p in pts],
+            hovertemplate="%{hovertext}<extra></extra>",
+            marker=dict(size=13 if group != "literature" else 15, symbol=symbols[group])))
+    ticks = [0.1, 0.3, 1, 3, 10, 30, 100]
+    lo = min(finite + [1.0]) / 2
+    fig.update_xaxes(type="log", tickvals=ticks + [INF_X], ticktext=[f"{t:g}" for t in ticks] + ["∞ (no privacy)"],
+                     range=[math.log10(max(lo, 0.05)), math.log10(INF_X * 2)])
+    fig.update_layout(title=f"Privacy (ε, log scale; left = more private) vs {metric_label}"
+                      + (" (lower is better)" if lower_is_better else " (higher is better)"),
+                      xaxis_title="ε", yaxis_title=metric_label, clickmode="event+select",
+                      **{**_LAYOUT, "height": 460})
+    return fig

@@ -1,0 +1,222 @@
+"""Finding generators for the app: the shipped zoo (``checkpoints/``) and the user's own runs.
+
+Plain Python (no Streamlit) so it is tested directly. A checkpoint whose header cannot be read
+becomes an entry with ``error`` set: the page shows that error and keeps working.
+"""
+from __future__ import annotations
+
+import io
+import json
+import math
+import os
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Optional, Sequence
+
+import torch
+
+from ..checkpoint import read_metadata
+from ..data import CLASS_NAMES, PROJECT_ROOT, to_uint8
+from ..fileio import image_grid
+from ..runs import list_runs
+
+INF_EPS = math.inf
+
+
+def checkpoints_root() -> Path:
+    """``$DPINFOGAN_CHECKPOINTS`` or ``<project>/checkpoints`` (the zoo)."""
+    return Path(os.environ.get("DPINFOGAN_CHECKPOINTS") or PROJECT_ROOT / "checkpoints")
+
+
+def references_path() -> Path:
+    """Literature reference points: ``$DPINFOGAN_REFERENCES`` or ``dpinfogan/references.json``."""
+    return Path(os.environ.get("DPINFOGAN_REFERENCES") or Path(__file__).resolve().parent.parent / "references.json")
+
+
+@dataclass
+class ModelEntry:
+    """One generator the app can draw from."""
+
+    key: str  # "zoo:<file stem>" or "run:<run id>": stable, used in URLs
+    path: Path
+    source: str  # "zoo" or "run"
+    meta: Optional[dict[str, Any]] = None
+    error: Optional[str] = None
+
+    @property
+    def mtime(self) -> float:
+        """Cache key part: a checkpoint rewritten by a running trainer gets reloaded."""
+        try:
+            return self.path.stat().st_mtime
+        except OSError:
+            return 0.0
+
+    @property
+    def epsilon(self) -> float:
+        """ε of the weights (inf = non-private); nan when unknown."""
+        if not self.meta:
+            return math.nan
+        pr = self.meta.get("privacy", {})
+        if not pr.get("private", True):
+            return INF_EPS
+        try:
+            return float(pr.get("epsilon"))
+        except (TypeError, ValueError):
+            return math.nan
+
+    @property
+    def dataset(self) -> str:
+        return str((self.meta or {}).get("dataset", "?"))
+
+    @property
+    def name(self) -> str:
+        return self.key.split(":", 1)[1]
+
+    @property
+    def label(self) -> str:
+        """Short human label: "ε = 1 · zoo/mnist-eps1" style."""
+        return f"{eps_text(self.epsilon)} · {self.source}/{self.name}"
+
+    def code_labels(self) -> list[str]:
+        """What each categorical code value draws, in words ("7", "Sneaker", or "code 3")."""
+        meta = self.meta or {}
+        n = int(meta.get("config", {}).get("latent", {}).get("n_categories", 10))
+        names = CLASS_NAMES.get(self.dataset)
+        mapping = meta.get("code_to_label") or (self.evaluation() or {}).get("code_to_label")
+        out = []
+        for c in range(n):
+            lab = mapping[c] if mapping and c < len(mapping) else None
+            if lab is not None and names and 0 <= int(lab) < len(names):
+                out.append(names[int(lab)])
+            else:
+                out.append(f"code {c}")
+        return out
+
+    def evaluation(self) -> Optional[dict[str, Any]]:
+        """The evaluation helper's ``<stem>.eval.json`` beside the checkpoint, when present."""
+        p = self.path.with_name(self.path.stem + ".eval.json")
+        try:
+            return json.loads(p.read_text())
+        except (OSError, ValueError):
+            return None
+
+    def settings_text(self) -> str:
+        """One line of training settings for hover texts."""
+        m = self.meta or {}
+        pr, tr, cfg = m.get("privacy", {}), m.get("training", {}), m.get("config", {})
+        parts = [f"{self.dataset}, {m.get('code_mode', '?')} codes", f"{tr.get('steps', '?')} steps",
+                 f"batch {cfg.get('batch_size', '?')}"]
+        if pr.get("private"):
+            sigma = pr.get("noise_multiplier")
+            parts.append(f"σ = {sigma:.3g}" if isinstance(sigma, (int, float)) else "σ = ?")
+            parts.append(f"C = {pr.get('max_grad_norm')}, δ = {pr.get('delta')}")
+        return ", ".join(parts)
+
+
+def eps_text(eps: float) -> str:
+    if math.isnan(eps):
+        return "ε = ?"
+    if math.isinf(eps):
+        return "non-private (ε = ∞)"
+    return f"ε = {eps:.3g}"
+
+
+def _entry(key: str, path: Path, source: str) -> ModelEntry:
+    try:
+        return ModelEntry(key, path, source, meta=read_metadata(path))
+    except (ValueError, OSError) as e:
+        return ModelEntry(key, path, source, error=str(e))
+
+
+def discover_zoo(root: Optional[Path] = None) -> list[ModelEntry]:
+    """Generator checkpoints in the zoo folder (evaluator files skipped), sorted by ε."""
+    root = Path(root) if root is not None else checkpoints_root()
+    if not root.is_dir():
+        return []
+    files = sorted(p for p in root.glob("*.safetensors") if not p.name.startswith("evaluator"))
+    entries = [_entry(f"zoo:{p.stem}", p, "zoo") for p in files]
+    return sorted(entries, key=lambda e: (e.error is not None, _eps_sort(e.epsilon), e.key))
+
+
+def discover_runs(root: Optional[Path] = None) -> list[ModelEntry]:
+    """Checkpoints of the user's runs (finished, stopped or still running), newest first."""
+    out = []
+    for r in list_runs(root):
+        if r.checkpoint is not None:
+            out.append(_entry(f"run:{r.id}", r.checkpoint, "run"))
+    return out
+
+
+def discover_all(zoo_root: Optional[Path] = None, runs_root: Optional[Path] = None) -> list[ModelEntry]:
+    return discover_zoo(zoo_root) + discover_runs(runs_root)
+
+
+def _eps_sort(eps: float) -> float:
+    return 1e18 if math.isnan(eps) else (1e17 if math.isinf(eps) else eps)
+
+
+def pick_comparison(entries: Sequence[ModelEntry], targets: Sequence[float] = (1.0, 10.0, INF_EPS)
+                    ) -> list[tuple[float, Optional[ModelEntry]]]:
+    """For each target ε, the usable zoo model closest to it (within a factor 3), MNIST-like and
+    labels-mode first; None when the zoo has no such model yet."""
+    usable = [e for e in entries if e.error is None and e.meta is not None]
+    out: list[tuple[float, Optional[ModelEntry]]] = []
+    for t in targets:
+        if math.isinf(t):
+            cands = [e for e in usable if math.isinf(e.epsilon)]
+            dist = {e.key: 0.0 for e in cands}
+        else:
+            cands = [e for e in usable if math.isfinite(e.epsilon) and e.epsilon > 0
+                     and abs(math.log(e.epsilon / t)) <= math.log(3.0)]
+            dist = {e.key: abs(math.log(e.epsilon / t)) for e in cands}
+        cands.sort(key=lambda e: (e.dataset not in ("mnist", "offline-digits"),
+                                  (e.meta or {}).get("code_mode") != "labels", dist[e.key], e.key))
+        out.append((t, cands[0] if cands else None))
+    return out
+
+
+@torch.no_grad()
+def draw(generator: torch.nn.Module, latent_cfg, cats: Sequence[int], conts: Sequence[Sequence[float]],
+         seeds: Sequence[int]) -> torch.Tensor:
+    """uint8 images (N, 28, 28): image i has categorical code cats[i], continuous codes conts[i] and
+    the noise z drawn from seeds[i] — so the same seed gives the same z in every generator with the
+    same noise width (the "same latent" across models)."""
+    n = len(cats)
+    if not (len(conts) == len(seeds) == n) or n == 0:
+        raise ValueError("cats, conts and seeds must have the same, non-zero length")
+    k = latent_cfg.n_continuous
+    z = torch.cat([torch.randn(1, latent_cfg.noise_dim, generator=torch.Generator().manual_seed(int(s)))
+                   for s in seeds])
+    one_hot = torch.nn.functional.one_hot(torch.as_tensor(list(cats), dtype=torch.long) % latent_cfg.n_categories,
+                                          latent_cfg.n_categories).float()
+    cont = torch.zeros(n, k)
+    for i, c in enumerate(conts):
+        vals = list(c)[:k]
+        if vals:
+            cont[i, : len(vals)] = torch.as_tensor(vals, dtype=torch.float32)
+    generator.eval()
+    return to_uint8(generator(torch.cat([z, one_hot, cont], dim=1)))
+
+
+def png_bytes(images_u8: torch.Tensor, nrow: int, scale: int = 4, pad: int = 2) -> bytes:
+    """A PNG grid of uint8 images, upscaled with nearest-neighbour so pixels stay crisp."""
+    buf = io.BytesIO()
+    image_grid(images_u8, nrow=nrow, pad=pad, scale=scale).save(buf, format="PNG")
+    return buf.getvalue()
+
+
+def load_references(path: Optional[Path] = None) -> tuple[list[dict[str, Any]], Optional[str]]:
+    """Literature points (method, epsilon, cas, source); ([], reason) when absent or unreadable."""
+    path = Path(path) if path is not None else references_path()
+    try:
+        data = json.loads(path.read_text())
+    except FileNotFoundError:
+        return [], "no literature reference file yet"
+    except (OSError, ValueError) as e:
+        return [], f"literature reference file {path.name} is unreadable: {e}"
+    items = data.get("references", data.get("points", [])) if isinstance(data, dict) else data
+    out = []
+    for it in items if isinstance(items, list) else []:
+        if isinstance(it, dict) and "epsilon" in it and "method" in it:
+            out.append(it)
+    return out, None
