@@ -158,6 +158,8 @@ def _writable_dir(path: Path) -> bool:
 def _make_run_dir(path: Path) -> Path:
     from .runs import new_run_dir
 
+    if (path / "job.json").is_file() and not (path / "metrics.jsonl").exists():
+        return path  # prepared by dpinfogan.jobs (it holds the job's log); no training output yet
     return new_run_dir(path.parent, path.name)
 
 
