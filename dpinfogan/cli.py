@@ -232,7 +232,9 @@ def build_parser() -> argparse.ArgumentParser:
         description="DP-InfoGAN: InfoGAN trained with differentially private SGD (Opacus, RDP accountant).",
     )
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
-    for add in (add_train_parser, add_sample_parser, add_info_parser):
+    from .federated.cli import add_federated_parser  # imports no flwr until a federation starts
+
+    for add in (add_train_parser, add_sample_parser, add_info_parser, add_federated_parser):
         add(sub)
     return parser
 

@@ -1,0 +1,139 @@
+"""The server's run folder for a federation (no flwr): the same files as a single-machine run.
+
+``runs/<id>/`` gets config.json (the federation, each client's digits), one metrics.jsonl line per
+round (per-client ε, σ, q, steps and losses), status.json, ``samples/round_*.png`` + latest.png (the
+global generator's fixed grid, one row per categorical code) and ``checkpoint.safetensors`` of the
+global model after each round, so ``info``, ``sample``, ``evaluate`` and the latent explorer read it
+unchanged. The model's ε is the largest client ε (each client's data is protected at its own ε_k);
+the checkpoint's accountant history is that client's, so ``info`` recomputes the same number.
+"""
+from __future__ import annotations
+
+import os
+import time
+from pathlib import Path
+from typing import Any, Mapping, Optional
+
+import torch
+
+from ..checkpoint import save_checkpoint
+from ..data import to_uint8
+from ..fileio import image_grid
+from ..latent import fixed_grid_latent
+from ..models import build_models
+from ..partition import describe
+from ..runs import RunWriter, new_run_dir, read_json
+from .task import FedConfig, load_model_weights
+
+STOP_FILE = "stop_requested"  # written by the launcher (or a user) to stop after the current round
+
+
+class FedRun:
+    """Writes one federation's run folder, round by round."""
+
+    def __init__(self, fed: FedConfig, run_dir: Optional[str | os.PathLike] = None, parts=None, labels=None):
+        self.fed = fed
+        path = Path(run_dir or fed.run_dir) if (run_dir or fed.run_dir) else new_run_dir()
+        if path.is_dir() and (path / "metrics.jsonl").exists():
+            raise ValueError(f"run folder {path} already holds a run")
+        self.writer = RunWriter(path)
+        self.path = self.writer.path
+        self.cfg = fed.train_config()
+        self.g, self.d = build_models(self.cfg.model, self.cfg.latent)
+        self.t0 = time.perf_counter()
+        self.clients: dict[int, dict[str, float]] = {}  # latest metrics per client
+        info = [p.to_dict() for p in describe(labels, parts)] if parts is not None else []
+        self.writer.write_config({
+            **self.cfg.to_dict(),
+            "federated": {**fed.to_dict(), "partitions": info},
+            "derived": {"target_steps": fed.rounds * fed.local_steps, "rounds": fed.rounds,
+                        "n_samples": sum(p["n"] for p in info) if info else None},
+        })
+        self.writer.status("running", round=0, rounds=fed.rounds, step=0,
+                           target_steps=fed.rounds * fed.local_steps, epsilon=0.0)
+
+    def stop_requested(self) -> bool:
+        return (self.path / STOP_FILE).exists()
+
+    def record_round(self, rnd: int, weights: Mapping[str, Any], client_metrics: list[dict[str, float]],
+                     seconds: float) -> dict:
+        """Log round ``rnd``: load the global weights, write metrics, grid, checkpoint and status."""
+        load_model_weights(self.g, self.d, weights)
+        for m in client_metrics:
+            self.clients[int(m["client"])] = dict(m)
+        eps = [self.clients[k]["epsilon"] for k in sorted(self.clients)]
+        rec: dict[str, Any] = {
+            "round": rnd, "step": rnd * self.fed.local_steps,
+            "epsilon": max(eps) if eps else 0.0,
+            "client_epsilon": eps,
+            "clients": [{k: v for k, v in self.clients[c].items()} for c in sorted(self.clients)],
+            "seconds": round(seconds, 3), "elapsed": round(time.perf_counter() - self.t0, 3),
+            "target_steps": self.fed.rounds * self.fed.local_steps,
+        }
+        for key in ("loss_d_real", "loss_d_fake", "loss_g", "clip_frac"):
+            vals = [m[key] for m in client_metrics if key in m]
+            if vals:
+                rec[key] = sum(vals) / len(vals)
+        self.writer.log(rec)
+        self.writer.save_grid(rnd, self.sample_grid())
+        self.save()
+        self.writer.status("running", round=rnd, rounds=self.fed.rounds, step=rec["step"],
+                           target_steps=rec["target_steps"], epsilon=rec["epsilon"], client_epsilon=eps)
+        return rec
+
+    @torch.no_grad()
+    def sample_grid(self, per_code: int = 8):
+        self.g.eval()
+        lat = fixed_grid_latent(self.cfg.latent, per_code)
+        return image_grid(to_uint8(self.g(lat.vector(self.cfg.latent))), nrow=per_code, scale=2)
+
+    def privacy_meta(self) -> dict:
+        """The global model's guarantee: the worst client's (ε, δ), plus every client's numbers."""
+        fed, clients = self.fed, [self.clients[k] for k in sorted(self.clients)]
+        worst = max(clients, key=lambda m: m["epsilon"]) if clients else None
+        return {
+            "private": True,
+            "epsilon": worst["epsilon"] if worst else 0.0,
+            "target_epsilon": fed.epsilon,
+            "delta": fed.delta,
+            "noise_multiplier": worst["sigma"] if worst else None,
+            "max_grad_norm": fed.max_grad_norm,
+            "sample_rate": worst["sample_rate"] if worst else None,
+            "n_samples": int(worst["num-examples"]) if worst else None,
+            "steps": int(worst["steps"]) if worst else 0,
+            "accountant": "rdp",
+            "history": [[worst["sigma"], worst["sample_rate"], int(worst["steps"])]] if worst else [],
+            "dp_step": fed.dp_step,
+            "federated": {
+                "clients": fed.clients, "split": fed.split, "rounds_done": self._rounds_done(),
+                "client_epsilon": [m["epsilon"] for m in clients],
+                "client_sigma": [m["sigma"] for m in clients],
+                "client_sample_rate": [m["sample_rate"] for m in clients],
+                "client_steps": [int(m["steps"]) for m in clients],
+                "client_n": [int(m["num-examples"]) for m in clients],
+                "central_dp": {"noise_multiplier": fed.central_sigma, "clipping_norm": fed.central_clip}
+                if fed.central_sigma > 0 else None,
+            },
+        }
+
+    def _rounds_done(self) -> int:
+        st = read_json(self.path / "status.json") or {}
+        return int(st.get("round", 0))
+
+    def save(self) -> Path:
+        steps = max((int(m["steps"]) for m in self.clients.values()), default=0)
+        return save_checkpoint(
+            self.writer.checkpoint_path, config=self.cfg, generator=self.g, discriminator=self.d,
+            privacy=self.privacy_meta(),
+            training={"steps": steps, "g_steps": steps // max(self.cfg.d_steps_per_g, 1),
+                      "seconds": round(time.perf_counter() - self.t0, 2),
+                      "dataset_source": f"{self.fed.dataset}, split over {self.fed.clients} clients ({self.fed.split})",
+                      "federated": True, "threads": torch.get_num_threads()},
+            code_to_label=list(range(self.cfg.latent.n_categories)) if self.cfg.code_mode == "labels" else None,
+        )
+
+    def finish(self, state: str, message: str = "") -> None:
+        eps = [self.clients[k]["epsilon"] for k in sorted(self.clients)]
+        extra = {"message": message} if message else {}
+        self.writer.status(state, epsilon=max(eps) if eps else 0.0, client_epsilon=eps,
+                           seconds=round(time.perf_counter() - self.t0, 2), **extra)

@@ -1,0 +1,90 @@
+"""Flower ServerApp: weighted FedAvg of the clients' DP-InfoGANs, round by round.
+
+Flower's ``FedAvg`` (weighted by each client's sample count) configures and aggregates every
+round; with ``central-sigma > 0`` it is wrapped in Flower's
+``DifferentialPrivacyServerSideFixedClipping`` (central DP on the model updates). The round loop is
+written out here rather than ``strategy.start`` so the server can log each round to the run folder
+and stop the federation as soon as one client's ε budget is spent (or a stop is requested).
+"""
+from __future__ import annotations
+
+import time
+from typing import Optional
+
+from flwr.app import ArrayRecord, ConfigRecord, Context
+from flwr.serverapp import Grid, ServerApp
+from flwr.serverapp.strategy import DifferentialPrivacyServerSideFixedClipping, FedAvg
+
+from .fedrun import FedRun
+from .task import FedConfig, initial_weights, load_partitions
+
+ROUND_TIMEOUT_S = 24 * 3600.0  # a round waits this long for its clients
+
+
+def make_strategy(fed: FedConfig):
+    strategy = FedAvg(fraction_train=1.0, fraction_evaluate=0.0, min_train_nodes=fed.clients,
+                      min_available_nodes=fed.clients, weighted_by_key="num-examples")
+    if fed.central_sigma > 0:
+        strategy = DifferentialPrivacyServerSideFixedClipping(
+            strategy, noise_multiplier=fed.central_sigma, clipping_norm=fed.central_clip,
+            num_sampled_clients=fed.clients)
+    return strategy
+
+
+def run_server(grid: Grid, fed: FedConfig, run_dir: Optional[str] = None) -> FedRun:
+    """Run the federation to R rounds, a spent budget or a stop request; returns the run."""
+    fed.validate()
+    data, parts = load_partitions(fed)
+    run = FedRun(fed, run_dir, parts, data.labels)
+    try:
+        strategy = make_strategy(fed)
+        arrays = ArrayRecord(initial_weights(fed))  # every client starts from these
+        config = ConfigRecord(fed.to_run_config())
+        for rnd in range(1, fed.rounds + 1):
+            if run.stop_requested():
+                run.finish("stopped", f"stopped by request before round {rnd}")
+                return run
+            t0 = time.perf_counter()
+            replies = list(grid.send_and_receive(strategy.configure_train(rnd, arrays, config, grid),
+                                                 timeout=ROUND_TIMEOUT_S))
+            errors = [r.error.reason for r in replies if r.has_error()]
+            if errors or len(replies) < fed.clients:
+                state = "stopped" if any("budget" in e for e in errors) else "failed"
+                run.finish(state, f"round {rnd}: " + ("; ".join(errors) or f"only {len(replies)} of {fed.clients} clients replied"))
+                return run
+            metrics = [dict(r.content["metrics"]) for r in replies]  # read before DP clipping rewrites replies
+            agg, _ = strategy.aggregate_train(rnd, replies)
+            if agg is None:
+                run.finish("failed", f"round {rnd}: aggregation failed")
+                return run
+            arrays = agg
+            run.record_round(rnd, agg.to_torch_state_dict(), metrics, time.perf_counter() - t0)
+            spent = [int(m["client"]) for m in metrics if m["steps_left"] < fed.local_steps]
+            if spent and rnd < fed.rounds:
+                run.finish("stopped", f"after round {rnd}: the ε budget of client(s) {spent} is spent")
+                return run
+        run.finish("finished")
+    except BaseException as e:
+        run.finish("failed", f"{type(e).__name__}: {e}")
+        raise
+    return run
+
+
+def make_server_app(fed: FedConfig, run_dir: Optional[str] = None) -> ServerApp:
+    """A ServerApp bound to ``fed`` (the simulation engine gives the server no run config)."""
+    server = ServerApp()
+
+    @server.main()
+    def main(grid: Grid, context: Context) -> None:  # noqa: ARG001
+        run_server(grid, fed, run_dir)
+
+    return server
+
+
+app = ServerApp()
+
+
+@app.main()
+def main(grid: Grid, context: Context) -> None:
+    """Deployment engine: settings come from ``[tool.flwr.app.config]`` / ``flwr run --run-config``."""
+    run_server(grid, FedConfig.from_run_config(context.run_config))

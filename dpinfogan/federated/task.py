@@ -1,0 +1,231 @@
+"""The federated task in plain PyTorch (no flwr): settings, weights in and out, one client round.
+
+A client round reuses :class:`dpinfogan.train.Trainer`, the one training loop: the client's trainer
+is rebuilt from its saved state (weights, Adam states, step counts, σ and the accountant history),
+the global weights are loaded into it, and it takes E private steps with ``trainer.step()``. So the
+client's accountant keeps counting across rounds: its ε after round r is the ε of one accountant
+over all r·E steps, and σ is calibrated once, for the planned R·E steps of the whole federation.
+"""
+from __future__ import annotations
+
+import math
+import tempfile
+import time
+from dataclasses import asdict, dataclass, fields
+from pathlib import Path
+from typing import Any, Mapping, Optional
+
+import numpy as np
+import torch
+
+from ..checkpoint import load_checkpoint
+from ..config import LatentConfig, ModelConfig, PrivacyConfig, TrainConfig
+from ..data import ImageData, load_dataset
+from ..partition import SPLITS, client_data, partition_indices, validate_split
+
+_OPACUS_PREFIX = "_module."  # Opacus' GradSampleModule wraps the model under this name
+
+
+class BudgetExhausted(RuntimeError):
+    """A client refuses a round that would push its ε past its budget."""
+
+
+@dataclass
+class FedConfig:
+    """One federation's settings. Flower's run config holds the same keys in kebab-case."""
+
+    dataset: str = "offline-digits"  # every client loads this dataset and keeps only its own part
+    clients: int = 2  # K, the number of clients (= Flower SuperNodes)
+    split: str = "class"  # "iid", "class" (client k holds its own digits) or "dirichlet"
+    alpha: float = 0.5  # Dirichlet concentration α (split = "dirichlet"); small α = skewed clients
+    rounds: int = 3  # R, federated rounds
+    local_steps: int = 20  # E, private discriminator steps per client per round
+    epsilon: float = 10.0  # each client's target ε (sample-level, over all R·E steps)
+    delta: float = 1e-5  # each client's δ; must be < 1/N_k
+    max_grad_norm: float = 1.0  # C, per-sample clipping norm
+    batch_size: int = 64  # expected Poisson batch (q_k = batch / N_k)
+    lr_d: float = 2e-4
+    lr_g: float = 1e-3
+    code_mode: str = "labels"
+    g_width: int = 64
+    d_width: int = 32
+    d_hidden: int = 64
+    noise_dim: int = 62
+    n_continuous: int = 2
+    dp_step: str = "fast"
+    seed: int = 0  # seeds the global model's initial weights, the split and each client's sampler
+    threads: int = 1  # torch threads per client
+    central_sigma: float = 0.0  # server-side DP: noise multiplier on the averaged update (0 = off)
+    central_clip: float = 1.0  # server-side DP: L2 clipping norm of each client's update
+    run_dir: str = ""  # server: the run folder ("" = a new runs/<id>)
+
+    def validate(self) -> None:
+        for name in ("clients", "rounds", "local_steps"):
+            if getattr(self, name) < 1:
+                raise ValueError(f"{name.replace('_', ' ')} must be at least 1, got {getattr(self, name)}")
+        validate_split(self.clients, max(self.clients, 1), self.split, self.alpha)
+        if not (self.epsilon > 0 and math.isfinite(self.epsilon)):
+            raise ValueError(f"each client's ε must be a positive finite number, got {self.epsilon}")
+        if self.central_sigma < 0 or self.central_clip <= 0:
+            raise ValueError("central DP needs σ ≥ 0 and a clipping norm > 0")
+        self.train_config().validate()
+
+    def train_config(self, seed: Optional[int] = None) -> TrainConfig:
+        """A client's :class:`TrainConfig`: planned steps = R·E, so σ is calibrated for the whole run."""
+        return TrainConfig(
+            dataset=self.dataset, code_mode=self.code_mode, batch_size=self.batch_size,
+            steps=self.rounds * self.local_steps, lr_d=self.lr_d, lr_g=self.lr_g,
+            seed=self.seed if seed is None else seed, threads=self.threads,
+            sample_every=10**9, checkpoint_every=10**9,  # the server writes grids and checkpoints
+            model=ModelConfig(g_width=self.g_width, d_width=self.d_width, d_hidden=self.d_hidden),
+            latent=LatentConfig(noise_dim=self.noise_dim, n_continuous=self.n_continuous),
+            privacy=PrivacyConfig(epsilon=self.epsilon, delta=self.delta, max_grad_norm=self.max_grad_norm,
+                                  dp_step=self.dp_step),
+        )
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+    def to_run_config(self) -> dict[str, Any]:
+        """Flower run config (kebab-case keys, scalar values)."""
+        return {k.replace("_", "-"): v for k, v in asdict(self).items()}
+
+    @classmethod
+    def from_run_config(cls, rc: Mapping[str, Any]) -> "FedConfig":
+        """From a Flower run config or a message's ConfigRecord; unknown keys are ignored."""
+        out = cls()
+        for f in fields(cls):
+            key = f.name.replace("_", "-")
+            if key in rc:
+                default = getattr(out, f.name)
+                setattr(out, f.name, type(default)(rc[key]))
+        return out
+
+
+def load_partitions(fed: FedConfig, data: Optional[ImageData] = None) -> tuple[ImageData, list[np.ndarray]]:
+    """The dataset and every client's indices; checks each part can be trained on privately."""
+    data = data if data is not None else load_dataset(fed.dataset)
+    parts = partition_indices(data.labels, fed.clients, fed.split, alpha=fed.alpha, seed=fed.seed,
+                              min_size=fed.batch_size)
+    for k, p in enumerate(parts):
+        try:
+            fed.train_config().validate(len(p))
+        except ValueError as e:
+            raise ValueError(f"client {k} holds {len(p)} samples: {e}") from None
+    return data, parts
+
+
+_DATA_CACHE: dict[tuple, ImageData] = {}
+
+
+def local_data(fed: FedConfig, client: int) -> ImageData:
+    """Client ``client``'s part of the dataset (cached per process: Flower reuses its workers)."""
+    key = (fed.dataset, fed.clients, fed.split, fed.alpha, fed.seed, fed.batch_size, client)
+    if key not in _DATA_CACHE:
+        full = load_dataset(fed.dataset)
+        _DATA_CACHE[key] = client_data(full, client, fed.clients, fed.split, alpha=fed.alpha, seed=fed.seed,
+                                       min_size=fed.batch_size)
+    return _DATA_CACHE[key]
+
+
+# -- weights -------------------------------------------------------------------------------------
+def model_weights(g: torch.nn.Module, d: torch.nn.Module) -> dict[str, torch.Tensor]:
+    """Generator + discriminator (+Q) float tensors keyed ``g.<name>`` / ``d.<name>``.
+
+    Integer buffers (BatchNorm's batch counter) stay local: averaging a counter means nothing.
+    """
+    out = {}
+    for prefix, module in (("g.", g), ("d.", d)):
+        for k, v in module.state_dict().items():
+            if v.is_floating_point():
+                out[prefix + k.replace(_OPACUS_PREFIX, "")] = v.detach().cpu().clone()
+    return out
+
+
+def load_model_weights(g: torch.nn.Module, d: torch.nn.Module, weights: Mapping[str, Any]) -> None:
+    """Copy ``weights`` (from :func:`model_weights`, tensors or numpy arrays) into the models."""
+    for prefix, module in (("g.", g), ("d.", d)):
+        sd = module.state_dict()
+        for k, v in sd.items():
+            key = prefix + k.replace(_OPACUS_PREFIX, "")
+            if key in weights:
+                v.copy_(torch.as_tensor(np.asarray(weights[key])).to(v.dtype).view_as(v))
+            elif v.is_floating_point():
+                raise ValueError(f"the global model has no weight {key!r}: client and server models differ")
+
+
+def initial_weights(fed: FedConfig) -> dict[str, torch.Tensor]:
+    """The global model's starting weights (every client starts from these, not its own seed)."""
+    from ..models import build_models
+
+    cfg = fed.train_config()
+    torch.manual_seed(fed.seed)
+    g, d = build_models(cfg.model, cfg.latent)
+    return model_weights(g, d)
+
+
+# -- one client round ----------------------------------------------------------------------------
+def client_seed(fed: FedConfig, client: int, rnd: int) -> int:
+    """A fresh seed per (client, round): the Poisson sampler and the DP noise never repeat a round."""
+    return (fed.seed * 1_000_003 + client * 10_007 + rnd) % (2**31 - 1)
+
+
+def local_round(fed: FedConfig, data: ImageData, client: int, rnd: int, weights: Mapping[str, Any],
+                state: Optional[bytes]) -> tuple[dict[str, torch.Tensor], dict[str, float], bytes]:
+    """Train client ``client`` for E private steps from the global ``weights``.
+
+    Args:
+        state: the client's saved trainer (a checkpoint's bytes, with Adam states and accountant
+            history) from its previous round, or None in its first round.
+
+    Returns:
+        (new weights, metrics, new state). Metrics hold the client's cumulative ε, σ, q and steps.
+
+    Raises:
+        BudgetExhausted: E more steps would push this client's ε past its target.
+    """
+    from ..train import Trainer
+
+    t0 = time.perf_counter()
+    resume = _load_state(state) if state else None
+    trainer = Trainer(fed.train_config(seed=client_seed(fed, client, rnd)), data, resume=resume)
+    if trainer.budget_steps < fed.local_steps:
+        raise BudgetExhausted(
+            f"client {client}: {fed.local_steps} more steps would exceed its budget ε = {fed.epsilon:g} "
+            f"(spent ε = {trainer.epsilon():.4g} after {trainer.step_count} steps)"
+        )
+    load_model_weights(trainer.g, trainer.d, weights)
+    sums: dict[str, float] = {}
+    counts: dict[str, int] = {}
+    for _ in range(fed.local_steps):
+        for k, v in trainer.step().items():
+            if isinstance(v, (int, float)) and math.isfinite(v):
+                sums[k] = sums.get(k, 0.0) + float(v)
+                counts[k] = counts.get(k, 0) + 1
+    metrics = {k: sums[k] / counts[k] for k in sums}
+    metrics.update(
+        client=float(client), epsilon=trainer.epsilon(), sigma=trainer.sigma, sample_rate=trainer.sample_rate,
+        steps=float(trainer.step_count), steps_left=float(trainer.budget_steps), delta=fed.delta,
+        seconds=time.perf_counter() - t0,
+    )
+    metrics["num-examples"] = float(len(data))
+    return model_weights(trainer.g, trainer.d), metrics, _dump_state(trainer)
+
+
+def _dump_state(trainer) -> bytes:
+    with tempfile.TemporaryDirectory() as tmp:
+        p = trainer.save(Path(tmp) / "client.safetensors", with_optimizers=True)
+        return p.read_bytes()
+
+
+def _load_state(state: bytes):
+    with tempfile.TemporaryDirectory() as tmp:
+        p = Path(tmp) / "client.safetensors"
+        p.write_bytes(state)
+        return load_checkpoint(p)
+
+
+__all__ = [
+    "SPLITS", "BudgetExhausted", "FedConfig", "load_partitions", "local_data", "model_weights",
+    "load_model_weights", "initial_weights", "local_round",
+]
