@@ -98,3 +98,11 @@ def run_quality_curve(run_dir: Path, config: dict[str, Any], metrics: list[dict]
         if q is not None:
             pts.append({"step": step, "epsilon": eps, "quality": q})
     return pts, name
+
+
+@st.cache_data(ttl=5, show_spinner=False)
+def discover(zoo_root: str, runs_root: str) -> list:
+    """Zoo + run generators, re-read at most every 5 s (slider moves must not rescan the disk)."""
+    from .models import discover_all
+
+    return discover_all(Path(zoo_root), Path(runs_root))

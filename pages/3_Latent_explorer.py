@@ -1,0 +1,120 @@
+"""Latent explorer: steer generators with the digit code, style sliders and the noise seed."""
+import random
+
+import streamlit as st
+
+from dpinfogan.runs import runs_root
+from dpinfogan.ui import cache
+from dpinfogan.ui.models import checkpoints_root
+
+st.set_page_config(page_title="Latent explorer · DP-InfoGAN Studio", page_icon="🎛️", layout="wide")
+st.title("Latent explorer")
+st.caption("Every generator turns a latent — noise z, a digit code and style codes — into an image. Change one "
+           "part and watch what moves. The settings live in the URL: copy it to share this exact view.")
+
+entries = cache.discover(str(checkpoints_root()), str(runs_root()))
+bad = [e for e in entries if e.error]
+usable = [e for e in entries if not e.error]
+if bad:
+    with st.expander(f"{len(bad)} checkpoint(s) could not be read"):
+        for e in bad:
+            st.error(f"`{e.path}`: {e.error}")
+if not usable:
+    st.info("No generators yet: the zoo folder (`checkpoints/`) is empty and you have no runs with a checkpoint. "
+            "Start one on the **Train** page.")
+    st.stop()
+
+by_key = {e.key: e for e in usable}
+keys = list(by_key)
+
+
+LATENT_DEFAULTS = {"seed": 0, "digit": 0, **{f"c{i}": 0.0 for i in range(1, 9)}}
+
+
+def _init(key: str) -> None:
+    """Start a widget at its default unless the session or the shared URL already has a value."""
+    if key not in st.session_state and key not in st.query_params:
+        st.session_state[key] = LATENT_DEFAULTS[key]
+
+
+def _reset() -> None:
+    for k, v in LATENT_DEFAULTS.items():
+        st.session_state[k] = v
+
+
+def _random_seed() -> None:
+    st.session_state.seed = random.randrange(100_000)
+
+
+chosen = st.multiselect("Generators (zoo and your runs)", keys, default=keys[:1], key="models",
+                        format_func=lambda k: by_key[k].label, bind="query-params")
+if not chosen:
+    st.info("Pick at least one generator.")
+    st.stop()
+models = [by_key[k] for k in chosen]
+ref = models[0]
+ref_ck, err = cache.load_model(ref)
+if ref_ck is None:
+    st.error(f"`{ref.path.name}`: {err}")
+    st.stop()
+lat = ref_ck.config.latent
+labels = ref.code_labels()
+n_cont = max((cache.load_model(m)[0].config.latent.n_continuous for m in models if cache.load_model(m)[0]), default=0)
+
+left, right = st.columns([1, 2])
+with left:
+    _init("digit")
+    digit = st.segmented_control("What to draw (categorical code)", list(range(lat.n_categories)), required=True,
+                                 format_func=lambda c: labels[c], key="digit", bind="query-params")
+    conts = []
+    for i in range(n_cont):
+        _init(f"c{i + 1}")
+        conts.append(st.slider(f"Style code c{i + 2}", -2.0, 2.0, step=0.1, key=f"c{i + 1}", bind="query-params",
+                               help="Trained on −1…1; −2…2 goes beyond on purpose, to see where it breaks."))
+    _init("seed")
+    seed = st.number_input("Noise seed (the 'handwriting')", min_value=0, max_value=10**9, key="seed",
+                           bind="query-params")  # default = min = 0; no value= so Random can set it
+    b1, b2 = st.columns(2)
+    b1.button("🎲 Random", on_click=_random_seed, key="explorer_random", width="stretch")
+    b2.button("↺ Reset", on_click=_reset, key="explorer_reset", width="stretch")
+
+
+def code_for(entry, label_idx: int) -> int:
+    """The code of ``entry`` that draws what the reference model's code ``label_idx`` draws."""
+    want = labels[label_idx]
+    own = entry.code_labels()
+    return own.index(want) if want in own else label_idx
+
+
+with right:
+    cols = st.columns(len(models))
+    for col, m in zip(cols, models):
+        with col:
+            png, err = cache.render(m, [code_for(m, digit)], [conts], [seed], nrow=1, scale=8)
+            if png is None:
+                st.error(f"{m.label}: {err}")
+                continue
+            st.image(png, caption=m.label, width="content")
+            st.download_button("⬇ PNG", png, file_name=f"{m.name}-{labels[digit]}-seed{seed}.png", mime="image/png",
+                               key=f"dl_{m.key}", on_click="ignore")
+
+st.subheader("Traversals")
+st.caption("Each strip changes one code and keeps everything else fixed.")
+steps = [-2.0 + 0.5 * i for i in range(9)]
+for m in models:
+    ck, err = cache.load_model(m)
+    if ck is None:
+        continue
+    k = ck.config.latent.n_continuous
+    mc = code_for(m, digit)
+    own_labels = m.code_labels()
+    st.markdown(f"**{m.label}**")
+    png, _ = cache.render(m, list(range(ck.config.latent.n_categories)), [conts] * ck.config.latent.n_categories,
+                          [seed] * ck.config.latent.n_categories, nrow=ck.config.latent.n_categories, scale=3)
+    st.image(png, caption="categorical code: " + " · ".join(own_labels))
+    for i in range(k):
+        rows = [list(conts[:k]) + [0.0] * max(0, k - len(conts)) for _ in steps]
+        for r, v in zip(rows, steps):
+            r[i] = v
+        png, _ = cache.render(m, [mc] * len(steps), rows, [seed] * len(steps), nrow=len(steps), scale=3)
+        st.image(png, caption=f"style code c{i + 2} from −2 to 2 (digit {own_labels[mc]})")
