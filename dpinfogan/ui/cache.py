@@ -106,3 +106,10 @@ def discover(zoo_root: str, runs_root: str) -> list:
     from .models import discover_all
 
     return discover_all(Path(zoo_root), Path(runs_root))
+
+
+@st.cache_data(max_entries=512, show_spinner=False)
+def proxy_quality(path: str, mtime: float, dataset: str, code_to_label: Optional[tuple]) -> Optional[float]:
+    """Template-match proxy of a generator (200 images), cached per checkpoint version."""
+    ck = _load(path, mtime)
+    return quality.model_proxy_quality(ck.generator, ck.config.latent, code_to_label, dataset)

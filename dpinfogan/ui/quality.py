@@ -125,3 +125,19 @@ def epsilon_at(metrics: Sequence[dict[str, Any]], step: int) -> Optional[float]:
         return float(best) if best is not None else None
     except (TypeError, ValueError):
         return None
+
+
+def model_proxy_quality(generator: torch.nn.Module, latent_cfg, code_to_label: Optional[Sequence[int]],
+                        dataset: str, per_code: int = 20, seed: int = 0) -> Optional[float]:
+    """Template-match accuracy (the proxy above) of ``per_code`` fresh images per code; None for
+    datasets other than digits."""
+    from .models import draw
+
+    n_cat = latent_cfg.n_categories
+    if dataset not in ("mnist", OFFLINE) or n_cat != 10:
+        return None
+    codes = np.repeat(np.arange(n_cat), per_code)
+    g = torch.Generator().manual_seed(seed)
+    conts = (torch.rand(len(codes), latent_cfg.n_continuous, generator=g) * 2 - 1).tolist()
+    imgs = draw(generator, latent_cfg, codes.tolist(), conts, [seed * 100_000 + i for i in range(len(codes))])
+    return mapped_accuracy(template_predict(imgs.numpy()), codes, code_to_label)

@@ -1,0 +1,151 @@
+"""Privacy vs quality: every model on one ε-versus-quality chart; click a point to see its samples."""
+import math
+import time
+
+import streamlit as st
+
+from dpinfogan import jobs
+from dpinfogan.config import ModelConfig, PrivacyConfig, TrainConfig
+from dpinfogan.runs import runs_root
+from dpinfogan.ui import cache, charts
+from dpinfogan.ui.models import checkpoints_root, eps_text, load_references
+
+st.set_page_config(page_title="Privacy vs quality · DP-InfoGAN Studio", page_icon="📉", layout="wide")
+st.title("Privacy vs quality")
+st.caption("Each point is one generator: how private it is (ε, left = more private) against how good its images are. "
+           "Hover for its settings; click a point to see its samples.")
+
+METRICS = {
+    "cas": ("CAS", "Classification accuracy score: a classifier trained only on generated digits, tested on real "
+                   "ones (higher is better). Comparable with the literature points."),
+    "fid_evaluator": ("FID (evaluator features)", "Distance between generated and real images in the evaluator's "
+                                                  "feature space (lower is better; not Inception-FID)."),
+    "code_accuracy": ("Code accuracy", "How often the evaluator sees the digit the code asked for (higher is better)."),
+    "proxy": ("Template match (proxy)", "Computed here for every model: nearest real class-mean image on 200 samples. "
+                                        "A rough proxy, not an evaluator metric — useful when no evaluation exists yet."),
+}
+SWEEP_EPS = [1.0, 3.0, 10.0, math.inf]
+
+_evaluated = any(e.evaluation() for e in cache.discover(str(checkpoints_root()), str(runs_root())) if not e.error)
+metric = st.radio("Quality metric", list(METRICS), format_func=lambda k: METRICS[k][0], horizontal=True,
+                  key="pq_metric", index=0 if _evaluated else len(METRICS) - 1)
+st.caption(METRICS[metric][1])
+
+
+def _points(metric: str) -> tuple[list[dict], dict, list[str]]:
+    entries = cache.discover(str(checkpoints_root()), str(runs_root()))
+    points, by_key, notes = [], {}, []
+    missing = 0
+    for e in entries:
+        if e.error:
+            notes.append(f"`{e.path.name}`: {e.error}")
+            continue
+        by_key[e.key] = e
+        if metric == "proxy":
+            mapping = (e.meta or {}).get("code_to_label")
+            try:
+                value = cache.proxy_quality(str(e.path), e.mtime, e.dataset, tuple(mapping) if mapping else None)
+            except ValueError as err:
+                notes.append(f"`{e.path.name}`: {err}")
+                continue
+        else:
+            value = ((e.evaluation() or {}).get("metrics") or {}).get(metric)
+        if value is None or math.isnan(e.epsilon):
+            missing += 1
+            continue
+        points.append({"group": "zoo" if e.source == "zoo" else "your runs", "label": e.name, "epsilon": e.epsilon,
+                       "value": float(value), "key": e.key,
+                       "hover": f"<b>{e.name}</b> ({e.source})<br>{eps_text(e.epsilon)}<br>{METRICS[metric][0]}: "
+                                f"{float(value):.3g}<br>{e.settings_text()}"})
+    if missing:
+        notes.append(f"{missing} model(s) have no {METRICS[metric][0]} yet (evaluate them with "
+                     "`python -m dpinfogan evaluate <checkpoint>`, or pick the proxy metric).")
+    if metric == "cas":
+        refs, why = load_references()
+        if why:
+            notes.append(f"Literature points: {why}.")
+        for r in refs:
+            try:
+                eps, cas = float(r["epsilon"]), float(r["cas"])
+            except (KeyError, TypeError, ValueError):
+                continue
+            cas = cas / 100 if cas > 1 else cas  # papers report percent
+            points.append({"group": "literature", "label": str(r["method"]), "epsilon": eps, "value": cas,
+                           "key": f"ref:{r['method']}:{eps}",
+                           "hover": f"<b>{r['method']}</b> (published)<br>{eps_text(eps)}<br>CAS {cas:.3g}"
+                                    f"<br>{r.get('source', '')}"})
+    return points, by_key, notes
+
+
+def _sweep_jobs() -> list[jobs.Job]:
+    return [j for j in jobs.list_jobs() if j.tags.get("sweep")]
+
+
+sweep = _sweep_jobs()
+active = any(j.state in ("queued", "running", "stopping") for j in sweep)
+
+
+@st.fragment(run_every=3 if active else None)
+def chart_and_sweep() -> None:
+    points, by_key, notes = _points(metric)
+    for n in notes:
+        st.caption("ℹ️ " + n)
+    if not points:
+        st.info("Nothing to plot for this metric yet. Choose the proxy metric, or start a sweep below.")
+        selected_key = None
+    else:
+        fig = charts.frontier_figure(points, METRICS[metric][0], lower_is_better=metric == "fid_evaluator")
+        event = st.plotly_chart(fig, key="pq_chart", on_select="rerun", selection_mode="points", width="stretch")
+        sel = [p.get("customdata") for p in (event.selection.points if event else [])] if event else []
+        sel = [c[0] if isinstance(c, list) else c for c in sel if c]
+        options = [p["key"] for p in points if p["group"] != "literature"]
+        labels = {p["key"]: f"{p['label']} ({eps_text(p['epsilon'])})" for p in points}
+        picked = st.selectbox("…or pick a model", [None] + options, key="pq_pick",
+                              format_func=lambda k: "—" if k is None else labels[k])
+        selected_key = (sel[0] if sel else None) or picked
+        if selected_key and str(selected_key).startswith("ref:"):
+            ref = next(p for p in points if p["key"] == selected_key)
+            st.info(ref["hover"].replace("<br>", " · ").replace("<b>", "").replace("</b>", ""))
+            selected_key = None
+    if selected_key and selected_key in by_key:
+        e = by_key[selected_key]
+        st.subheader(f"Samples of {e.name} — {eps_text(e.epsilon)}")
+        ck, err = cache.load_model(e)
+        if ck is None:
+            st.error(err)
+        else:
+            n_cat = ck.config.latent.n_categories
+            cats = list(range(n_cat)) * 4
+            png, err = cache.render(e, cats, [()] * len(cats), [i // n_cat for i in range(len(cats))], nrow=n_cat, scale=3)
+            st.image(png, caption=" · ".join(e.code_labels()))
+            st.caption(e.settings_text())
+            ev = e.evaluation()
+            if ev:
+                st.json(ev.get("metrics", {}), expanded=False)
+
+    st.subheader("Fill in the curve")
+    st.caption(f"A small sweep trains {len(SWEEP_EPS)} short runs on the offline digits, one per ε in "
+               f"{', '.join('∞' if math.isinf(x) else f'{x:g}' for x in SWEEP_EPS)}, one after the other in the "
+               "background. Each appears on the chart (under “your runs”) as soon as it has a checkpoint.")
+    cur = _sweep_jobs()
+    if cur:
+        done = sum(j.state in ("finished", "stopped") for j in cur)
+        st.progress(done / len(cur), text=f"sweep runs: {done} of {len(cur)} done · "
+                    + ", ".join(f"{j.id[-4:]}: {j.state}" for j in cur[:8]))
+
+
+chart_and_sweep()
+
+steps = st.number_input("Steps per sweep run", 50, 5000, 300, step=50, key="pq_sweep_steps")
+if st.button("▶ Start a small sweep", key="pq_sweep", disabled=active):
+    sweep_id = time.strftime("%H%M%S")
+    try:
+        for eps in SWEEP_EPS:
+            cfg = TrainConfig(dataset="offline-digits", steps=int(steps), batch_size=64, sample_every=50,
+                              checkpoint_every=50, threads=1, model=ModelConfig(),
+                              privacy=PrivacyConfig(epsilon=eps, delta=1e-4))
+            jobs.launch(cfg, tags={"sweep": sweep_id, "epsilon": "inf" if math.isinf(eps) else eps})
+    except ValueError as err:
+        st.error(f"Cannot start the sweep: {err}")
+    else:
+        st.rerun()
