@@ -59,7 +59,7 @@ for col, (target, entry) in zip(cols, picks):
         if png is None:
             st.error(err)
             continue
-        st.image(png, caption=f"{entry.label} · columns: {' '.join(labels)}", width="stretch")
+        st.image(png, caption=f"{entry.label} · columns: {' '.join(labels)}", width="stretch", output_format="PNG")
         st.caption(entry.settings_text())
 
 st.header("What each page is for")

@@ -117,7 +117,7 @@ def chart_and_sweep() -> None:
             n_cat = ck.config.latent.n_categories
             cats = list(range(n_cat)) * 4
             png, err = cache.render(e, cats, [()] * len(cats), [i // n_cat for i in range(len(cats))], nrow=n_cat, scale=3)
-            st.image(png, caption=" · ".join(e.code_labels()))
+            st.image(png, caption=" · ".join(e.code_labels()), output_format="PNG")
             st.caption(e.settings_text())
             ev = e.evaluation()
             if ev:

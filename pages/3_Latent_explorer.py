@@ -94,7 +94,7 @@ with right:
             if png is None:
                 st.error(f"{m.label}: {err}")
                 continue
-            st.image(png, caption=m.label, width="content")
+            st.image(png, caption=m.label, width="content", output_format="PNG")
             st.download_button("⬇ PNG", png, file_name=f"{m.name}-{labels[digit]}-seed{seed}.png", mime="image/png",
                                key=f"dl_{m.key}", on_click="ignore")
 
@@ -111,10 +111,10 @@ for m in models:
     st.markdown(f"**{m.label}**")
     png, _ = cache.render(m, list(range(ck.config.latent.n_categories)), [conts] * ck.config.latent.n_categories,
                           [seed] * ck.config.latent.n_categories, nrow=ck.config.latent.n_categories, scale=3)
-    st.image(png, caption="categorical code: " + " · ".join(own_labels))
+    st.image(png, caption="categorical code: " + " · ".join(own_labels), output_format="PNG")
     for i in range(k):
         rows = [list(conts[:k]) + [0.0] * max(0, k - len(conts)) for _ in steps]
         for r, v in zip(rows, steps):
             r[i] = v
         png, _ = cache.render(m, [mc] * len(steps), rows, [seed] * len(steps), nrow=len(steps), scale=3)
-        st.image(png, caption=f"style code c{i + 2} from −2 to 2 (digit {own_labels[mc]})")
+        st.image(png, caption=f"style code c{i + 2} from −2 to 2 (digit {own_labels[mc]})", output_format="PNG")

@@ -91,7 +91,7 @@ def run_panel(job: jobs.Job, key: str) -> None:
     with c3:
         grid = job.info.latest_grid
         if grid is not None:
-            st.image(str(grid), caption=f"fixed latent, one row per code (step {job.step})", width="stretch")
+            st.image(str(grid), caption=f"fixed latent, one row per code (step {job.step})", width="stretch", output_format="PNG")
         else:
             st.caption("The sample grid appears after the first saved step.")
     with c4:

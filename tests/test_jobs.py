@@ -1,0 +1,103 @@
+"""Background training jobs: command line, validation, queue, stop with checkpoint, dead trainers."""
+import json
+import math
+import os
+import time
+
+import pytest
+
+from dpinfogan import jobs
+from dpinfogan.cli import build_parser, config_from_args
+from dpinfogan.config import ModelConfig, PrivacyConfig, TrainConfig
+
+
+def tiny_cfg(steps: int = 6, eps: float = 10.0, **kw) -> TrainConfig:
+    return TrainConfig(dataset="offline-digits", steps=steps, batch_size=32, sample_every=5, checkpoint_every=5,
+                       threads=1, model=ModelConfig(g_width=8, d_width=8, d_hidden=16),
+                       privacy=PrivacyConfig(epsilon=eps, delta=1e-4), **kw)
+
+
+@pytest.mark.parametrize("eps,sigma", [(3.0, None), (math.inf, None), (10.0, 1.5)])
+def test_train_argv_reproduces_the_config(tmp_path, eps, sigma):
+    cfg = tiny_cfg(eps=eps, code_mode="unsupervised", lr_d=3e-4, d_steps_per_g=2)
+    cfg.privacy.noise_multiplier = sigma
+    argv = jobs.train_argv(cfg, tmp_path / "r", log_every=7)
+    assert argv[1:4] == ["-m", "dpinfogan", "train"] and "--quiet" in argv
+    args = build_parser().parse_args(argv[3:])
+    assert args.run_dir == tmp_path / "r" and args.log_every == 7
+    back = config_from_args(args, 4000)
+    assert back.to_dict() == cfg.to_dict()
+
+
+def test_launch_rejects_bad_config_and_creates_nothing(tmp_path):
+    cfg = tiny_cfg()
+    cfg.privacy.delta = 1e-3  # ≥ 1/N for the 4,000 offline digits
+    with pytest.raises(ValueError, match="1/N"):
+        jobs.launch(cfg, root=tmp_path)
+    cfg = tiny_cfg()
+    cfg.batch_size = 5000
+    with pytest.raises(ValueError, match="larger than the dataset"):
+        jobs.launch(cfg, root=tmp_path)
+    cfg.dataset = "cifar"
+    with pytest.raises(ValueError, match="unknown dataset"):
+        jobs.launch(cfg, root=tmp_path)
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_dead_trainer_shows_as_failed_with_its_log(tmp_path):
+    run = tmp_path / "r1"
+    run.mkdir()
+    (run / "config.json").write_text(json.dumps(tiny_cfg().to_dict()))
+    (run / "status.json").write_text(json.dumps({"state": "running", "pid": 2**22 + 12345, "step": 3}))
+    (run / "train.log").write_text("loading\nerror: something broke\n")
+    (job,) = jobs.list_jobs(tmp_path)
+    assert job.state == "failed" and "something broke" in job.message
+    assert jobs.stop(run) is False  # nothing to stop
+
+
+def test_corrupt_run_folder_is_reported_not_raised(tmp_path):
+    (tmp_path / "bad").mkdir()
+    (tmp_path / "bad" / "config.json").write_text("{not json")
+    (job,) = jobs.list_jobs(tmp_path)
+    assert job.state == "failed" and "config.json" in job.message
+
+
+def test_queue_cap_and_cancel(tmp_path, monkeypatch):
+    monkeypatch.setenv("DPINFOGAN_MAX_JOBS", "1")
+    first = jobs.launch(tiny_cfg(steps=100_000), root=tmp_path)
+    second = jobs.launch(tiny_cfg(steps=100_000), root=tmp_path)
+    try:
+        by_id = {j.id: j for j in jobs.list_jobs(tmp_path)}
+        assert by_id[first.name].state == "running"
+        assert by_id[second.name].state == "queued" and by_id[second.name].queue_position == 1
+        assert jobs.stop(second) is True
+        assert jobs.get_job(second).state == "stopped"
+        assert not (second / "train.log").exists()  # it never started
+    finally:
+        jobs.stop(first)
+    job = jobs.wait(first, timeout_s=120)
+    assert job.state == "stopped"  # stopped while importing or after a step: never "failed"
+    assert jobs.pump(tmp_path) == []  # the cancelled run is not started later
+
+
+def test_stop_sends_sigterm_and_keeps_the_checkpoint(tmp_path):
+    run = jobs.launch(tiny_cfg(steps=100_000), root=tmp_path, log_every=2)
+    try:
+        deadline = time.monotonic() + 120
+        while jobs.get_job(run).step < 4:
+            assert jobs.get_job(run).state == "running", jobs.log_tail(run)
+            assert time.monotonic() < deadline, "trainer did not start"
+            time.sleep(0.3)
+        pid = jobs.get_job(run).info.status["pid"]
+        assert jobs.stop(run) is True
+    finally:
+        jobs.stop(run)
+    job = jobs.wait(run, timeout_s=60)
+    assert job.state == "stopped", jobs.log_tail(run)
+    assert 4 <= job.step < 100_000 and job.info.checkpoint is not None
+    assert 0 < job.epsilon < 10
+    with pytest.raises(ProcessLookupError):
+        for _ in range(100):  # the process exits and is reaped by the listing
+            jobs.list_jobs(tmp_path)
+            os.kill(pid, 0)
+            time.sleep(0.1)
