@@ -226,6 +226,35 @@ def cmd_info(a: argparse.Namespace) -> int:
     return 0
 
 
+def add_attack_parser(sub) -> None:
+    p = sub.add_parser("attack", help="membership-inference attacks + memorisation check on a checkpoint",
+                       formatter_class=argparse.ArgumentDefaultsHelpFormatter,
+                       description="Attack a checkpoint: white-box (discriminator score, LOGAN) and black-box "
+                                   "(distance to the nearest generated sample, GAN-Leaks) membership inference. "
+                                   "By default members/non-members are the attack-lab split of the 5,000 offline "
+                                   "digits; results go to <checkpoint stem>.attack.json.")
+    p.add_argument("checkpoint", type=Path, help="a .safetensors checkpoint")
+    p.add_argument("--members", type=Path, default=None, help="training images: .npz with uint8 'images' [N,28,28]")
+    p.add_argument("--nonmembers", type=Path, default=None, help="held-out images, same format (ideally same N)")
+    p.add_argument("--lab-seed", type=int, default=0, help="attack-lab split: permutation seed of the 5,000 offline digits")
+    p.add_argument("--lab-size", type=int, default=1000, help="attack-lab split: members (= non-members)")
+    p.add_argument("--n-generated", type=int, default=10000, help="generated samples for the black-box attack")
+    p.add_argument("--seed", type=int, default=0, help="seed of the generated samples")
+    p.add_argument("--features", action="store_true", help="also attack with evaluator-feature distances")
+    p.add_argument("--evaluator", type=Path, default=None, help="evaluator file (default: checkpoints/evaluator-<dataset>.safetensors)")
+    p.add_argument("--out", type=Path, default=None, help="results JSON (default: <checkpoint stem>.attack.json beside it)")
+    p.add_argument("--no-write", action="store_true", help="print only, write no file")
+    p.add_argument("--json", action="store_true", help="also print the settings and bounds as JSON")
+    p.add_argument("--threads", type=int, default=0, help="CPU threads (0 = torch default)")
+    p.set_defaults(handler=cmd_attack)
+
+
+def cmd_attack(a: argparse.Namespace) -> int:
+    from .attacks import cli_attack
+
+    return cli_attack(a)
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="python -m dpinfogan",
@@ -234,7 +263,7 @@ def build_parser() -> argparse.ArgumentParser:
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
     from .federated.cli import add_federated_parser  # imports no flwr until a federation starts
 
-    for add in (add_train_parser, add_sample_parser, add_info_parser, add_federated_parser):
+    for add in (add_train_parser, add_sample_parser, add_info_parser, add_federated_parser, add_attack_parser):
         add(sub)
     return parser
 
