@@ -1,0 +1,176 @@
+"""Streamlit pages, headless (AppTest): every page renders with an empty and a tiny zoo, and the
+widgets drive the library (start a run and see it finish, move a slider, change the metric)."""
+import json
+import math
+import time
+from pathlib import Path
+
+import pytest
+from streamlit.testing.v1 import AppTest
+
+from dpinfogan.config import ModelConfig, PrivacyConfig, TrainConfig
+from dpinfogan.data import load_dataset
+from dpinfogan.train import Trainer
+from dpinfogan.ui import models, quality
+
+ROOT = Path(__file__).resolve().parent.parent
+PAGES = ["app.py"] + sorted(str(p.relative_to(ROOT)) for p in (ROOT / "pages").glob("*.py"))
+MINE = ["app.py", "pages/1_Train.py", "pages/2_Privacy_vs_quality.py", "pages/3_Latent_explorer.py"]
+
+
+def make_zoo(folder: Path) -> Path:
+    """Three tiny generators (ε ≈ 1, ε ≈ 10, non-private), a corrupt file and an evaluator to skip."""
+    folder.mkdir(parents=True, exist_ok=True)
+    data = load_dataset("offline-digits")
+    for name, eps in (("tiny-eps1", 1.0), ("tiny-eps10", 10.0), ("tiny-nonprivate", math.inf)):
+        cfg = TrainConfig(dataset="offline-digits", steps=3, batch_size=32,
+                          model=ModelConfig(g_width=8, d_width=8, d_hidden=16),
+                          privacy=PrivacyConfig(epsilon=eps, delta=1e-4))
+        t = Trainer(cfg, data)
+        for _ in range(3):
+            t.step()
+        t.save(folder / f"{name}.safetensors", half=True, with_optimizers=False)
+    (folder / "broken.safetensors").write_bytes(b"not a checkpoint")
+    (folder / "evaluator-mnist.safetensors").write_bytes(b"skipped by the zoo scan")
+    (folder / "tiny-eps1.eval.json").write_text(json.dumps({"metrics": {"cas": 0.5, "fid_evaluator": 30.0,
+                                                                         "code_accuracy": 0.6}}))
+    return folder
+
+
+@pytest.fixture(scope="module")
+def zoo(tmp_path_factory) -> Path:
+    return make_zoo(tmp_path_factory.mktemp("zoo"))
+
+
+@pytest.fixture
+def env(tmp_path, monkeypatch, zoo):
+    def use(with_zoo: bool) -> None:
+        monkeypatch.setenv("DPINFOGAN_CHECKPOINTS", str(zoo if with_zoo else tmp_path / "empty"))
+        monkeypatch.setenv("DPINFOGAN_RUNS", str(tmp_path / "runs"))
+        monkeypatch.setenv("DPINFOGAN_REFERENCES", str(tmp_path / "refs.json"))
+        (tmp_path / "refs.json").write_text(json.dumps([{"method": "GS-WGAN", "epsilon": 10, "cas": 80.8,
+                                                         "source": "Chen et al. 2020"}]))
+    return use
+
+
+def run_page(page: str) -> AppTest:
+    at = AppTest.from_file(str(ROOT / page), default_timeout=120)
+    at.run()
+    assert not at.exception, [e.value for e in at.exception]
+    return at
+
+
+@pytest.mark.parametrize("with_zoo", [False, True], ids=["empty-zoo", "tiny-zoo"])
+@pytest.mark.parametrize("page", MINE)
+def test_every_page_renders(env, page, with_zoo):
+    env(with_zoo)
+    run_page(page)
+
+
+def test_zoo_discovery_skips_evaluators_and_reports_bad_files(zoo):
+    entries = models.discover_zoo(zoo)
+    assert [e.name for e in entries if not e.error] == ["tiny-eps1", "tiny-eps10", "tiny-nonprivate"]
+    (bad,) = [e for e in entries if e.error]
+    assert bad.name == "broken" and "not a DP-InfoGAN checkpoint" in bad.error
+    picks = models.pick_comparison(entries)
+    assert [p[1].name for p in picks] == ["tiny-eps1", "tiny-eps10", "tiny-nonprivate"]
+    assert entries[0].code_labels() == [str(i) for i in range(10)]
+
+
+def test_home_shows_three_generators_and_new_sample_changes_them(env):
+    env(True)
+    at = run_page("app.py")
+    assert [s.value for s in at.subheader][:3] == ["ε ≈ 1 — strong privacy", "ε ≈ 10 — moderate privacy",
+                                                   "no privacy (ε = ∞)"]
+    assert any("broken.safetensors" in w.value for w in at.warning)
+    before = [i.proto.imgs[0].url for i in at.get("image")]
+    assert len(before) == 3
+    at.button(key="home_new_sample").click().run()
+    after = [i.proto.imgs[0].url for i in at.get("image")]
+    assert not at.exception and len(after) == 3 and after != before
+
+
+def test_explorer_slider_changes_the_image_and_the_url(env):
+    env(True)
+    at = run_page("pages/3_Latent_explorer.py")
+    at.multiselect(key="models").set_value(["zoo:tiny-eps1", "zoo:tiny-nonprivate"]).run()
+    main = lambda: [i.proto.imgs[0].url for i in at.get("image")][:2]  # noqa: E731 - the side-by-side images
+    before = main()
+    at.slider(key="c1").set_value(1.5).run()
+    assert not at.exception and main() != before and len(main()) == 2
+    at.segmented_control(key="digit").set_value(7).run()
+    assert not at.exception and main() != before
+    at.button(key="explorer_random").click().run()
+    seed = at.number_input(key="seed").value
+    assert seed != 0 and at.query_params["seed"] in (str(seed), [str(seed)])  # the shareable URL follows
+    at.button(key="explorer_reset").click().run()
+    assert at.slider(key="c1").value == 0.0 and at.segmented_control(key="digit").value == 0
+    assert at.number_input(key="seed").value == 0 and main() == before
+
+
+def test_explorer_reads_settings_from_the_url(env):
+    env(True)
+    at = AppTest.from_file(str(ROOT / "pages/3_Latent_explorer.py"), default_timeout=120)
+    at.query_params["seed"] = "42"
+    at.query_params["c2"] = "-1.0"
+    at.run()
+    assert not at.exception
+    assert at.number_input(key="seed").value == 42 and at.slider(key="c2").value == -1.0
+
+
+def test_privacy_page_metric_switch_and_model_pick(env):
+    env(True)
+    at = run_page("pages/2_Privacy_vs_quality.py")
+    assert at.radio(key="pq_metric").value == "cas"  # an eval.json exists, so CAS is the default
+    assert len(at.get("plotly_chart")) == 1  # tiny-eps1 (from its eval.json) + the literature point
+    at.radio(key="pq_metric").set_value("fid_evaluator").run()
+    assert not at.exception and len(at.get("plotly_chart")) == 1
+    at.radio(key="pq_metric").set_value("proxy").run()
+    assert not at.exception
+    at.selectbox(key="pq_pick").set_value("zoo:tiny-eps10").run()
+    assert not at.exception and any("Samples of tiny-eps10" in s.value for s in at.subheader)
+
+
+def test_train_page_validates_then_runs_to_the_end(env, tmp_path):
+    env(False)
+    at = run_page("pages/1_Train.py")
+    at.select_slider(key="train_delta").set_value(1e-3).run()
+    assert any("1/N" in e.value for e in at.error) and at.button(key="train_start").disabled
+    at.select_slider(key="train_delta").set_value(1e-4)
+    at.number_input(key="train_steps").set_value(20)
+    at.number_input(key="train_batch").set_value(32)
+    at.number_input(key="train_g_width").set_value(8)
+    at.number_input(key="train_d_width").set_value(8)
+    at.number_input(key="train_sample_every").set_value(5).run()
+    assert not at.error
+    at.button(key="train_start").click().run()
+    assert not at.exception and any("Started" in s.value for s in at.success)
+    deadline = time.monotonic() + 120
+    while "finished" not in " ".join(m.value for m in at.markdown):
+        assert time.monotonic() < deadline, [m.value for m in at.markdown]
+        assert not at.error, [e.value for e in at.error]
+        time.sleep(1)
+        at.run()
+    assert at.get("progress")[0].proto.value == 100
+    assert len(at.get("plotly_chart")) == 3  # losses, ε spent, ε versus quality
+    (run,) = (tmp_path / "runs").iterdir()
+    assert (run / "checkpoint.safetensors").is_file() and (run / "train.log").is_file()
+
+
+def test_grid_quality_reads_the_trainers_grid(tmp_path):
+    data = load_dataset("offline-digits")
+    cfg = TrainConfig(dataset="offline-digits", steps=2, batch_size=32, model=ModelConfig(g_width=8, d_width=8))
+    t = Trainer(cfg, data)
+    t.sample_grid().save(tmp_path / "step_000002.png")
+    cells = quality.split_grid(tmp_path / "step_000002.png", 10)
+    assert cells.shape == (80, 28, 28)
+    value, name = quality.grid_quality(tmp_path / "step_000002.png", 10, list(range(10)))
+    assert 0.0 <= value <= 1.0 and "proxy" in name
+    # real digits laid out like a grid score far above chance
+    from dpinfogan.data import to_uint8
+    from dpinfogan.fileio import image_grid
+    import torch
+    idx = torch.cat([torch.nonzero(data.labels == c)[:8, 0] for c in range(10)])
+    image_grid(to_uint8(data.images[idx]), nrow=8, scale=2).save(tmp_path / "real.png")
+    real, _ = quality.grid_quality(tmp_path / "real.png", 10, list(range(10)))
+    assert real > 0.6
