@@ -111,8 +111,8 @@ def cmd_federated(a: argparse.Namespace) -> int:
 def _run_dir(path: Path) -> Path:
     from ..runs import new_run_dir
 
-    if (path / "job.json").is_file() and not (path / "metrics.jsonl").exists():
-        return path  # prepared by a launcher (it holds the job's log)
+    if (path / "fedjob.json").is_file() and not (path / "metrics.jsonl").exists():
+        return path  # prepared by dpinfogan.federated.launcher (it holds the job's log)
     return new_run_dir(path.parent, path.name)
 
 

@@ -7,6 +7,7 @@ import signal
 from pathlib import Path
 from typing import Optional
 
+from ..data import PROJECT_ROOT
 from .fedrun import STOP_FILE
 from .task import FedConfig
 
@@ -23,6 +24,9 @@ def simulate(fed: FedConfig, run_dir: str | os.PathLike, *, cpus: Optional[int] 
     from .server_app import make_server_app
 
     run_dir = Path(run_dir)
+    # Ray's workers import the ClientApp: make this checkout importable there too.
+    paths = [str(PROJECT_ROOT)] + [p for p in os.environ.get("PYTHONPATH", "").split(os.pathsep) if p]
+    os.environ["PYTHONPATH"] = os.pathsep.join(dict.fromkeys(paths))
     cpus = cpus or min(fed.clients, os.cpu_count() or 1)
 
     def _on_signal(signum, frame):  # noqa: ARG001

@@ -1,0 +1,196 @@
+"""Federated: K clients each hold their own digits; through Flower they learn to draw each other's."""
+import numpy as np
+import plotly.graph_objects as go
+import streamlit as st
+import torch
+
+from dpinfogan.data import OFFLINE, available_datasets, load_dataset, to_uint8
+from dpinfogan.federated import launcher
+from dpinfogan.federated.task import FedConfig
+from dpinfogan.fileio import image_grid
+from dpinfogan.partition import SPLITS, describe, partition_indices
+from dpinfogan.runs import read_run
+
+st.set_page_config(page_title="Federated · DP-InfoGAN Studio", page_icon="🌐", layout="wide")
+st.title("Federated training (DPD-InfoGAN)")
+st.caption(
+    "Each client keeps its images at home and trains its own private discriminator (DP-SGD, its own ε). "
+    "Only model weights travel: the server averages them (FedAvg, on Flower) and sends the global model back. "
+    "A client that only ever saw 0s and 1s ends up with a generator that draws every digit."
+)
+STATE_ICONS = {"queued": "⏳", "running": "🏃", "stopping": "✋", "finished": "✅", "stopped": "⏹️", "failed": "❌"}
+SPLIT_HELP = {"class": "by class: client k holds only its own digits", "iid": "IID: a uniform share of every digit",
+              "dirichlet": "Dirichlet(α): skewed shares; small α = very uneven"}
+
+
+@st.cache_data(ttl=300, show_spinner=False)
+def _datasets() -> list[str]:
+    return [d for d in available_datasets() if d in ("mnist", OFFLINE)]
+
+
+@st.cache_data(max_entries=16, show_spinner=False)
+def _preview(dataset: str, k: int, split: str, alpha: float, seed: int, batch: int):
+    """Per-client counts by digit and a strip of each client's real images (PNG bytes)."""
+    import io
+
+    data = load_dataset(dataset)
+    parts = partition_indices(data.labels, k, split, alpha=alpha, seed=seed, min_size=batch)
+    infos = [i.to_dict() for i in describe(data.labels, parts, len(data.class_names))]
+    strips = []
+    for p in parts:
+        pick = np.random.default_rng(seed).choice(p, size=min(12, len(p)), replace=False)
+        buf = io.BytesIO()
+        image_grid(to_uint8(data.images[torch.as_tensor(pick)]), nrow=12).save(buf, format="PNG")
+        strips.append(buf.getvalue())
+    return infos, strips, data.class_names
+
+
+# -- settings ------------------------------------------------------------------------------------
+left, right = st.columns(2)
+with left:
+    ds_options = _datasets()
+    dataset = st.selectbox("Data shared out to the clients", ds_options, index=ds_options.index(OFFLINE),
+                           key="fed_dataset")
+    k = st.slider("Clients K", 1, 10, 5, key="fed_clients")
+    split = st.radio("How the data is split", list(SPLITS), index=list(SPLITS).index("class"), horizontal=True,
+                     format_func=SPLIT_HELP.get, key="fed_split")
+    alpha = st.select_slider("Dirichlet α", [0.05, 0.1, 0.3, 0.5, 1.0, 3.0, 10.0], value=0.5, key="fed_alpha",
+                             disabled=split != "dirichlet")
+with right:
+    eps = st.select_slider("Each client's privacy budget ε", [0.5, 1.0, 2.0, 3.0, 5.0, 8.0, 10.0, 20.0], value=10.0,
+                           key="fed_eps", help="Sample-level (ε, δ) for each client's data, over all rounds.")
+    r1, r2 = st.columns(2)
+    rounds = r1.number_input("Rounds R", 1, 1000, 10, key="fed_rounds")
+    local_steps = r2.number_input("Local steps per round E", 1, 10_000, 30, key="fed_local_steps")
+    batch = r1.number_input("Batch per client step", 1, 4096, 64, step=16, key="fed_batch")
+    delta = r2.select_slider("δ", [1e-6, 1e-5, 1e-4], value=1e-5, format_func=lambda d: f"{d:g}", key="fed_delta")
+    isolated = st.checkbox("Also train client 0 alone (same data, budget and steps) for comparison", value=True,
+                           key="fed_isolated")
+
+fed = FedConfig(dataset=dataset, clients=int(k), split=split, alpha=float(alpha), rounds=int(rounds),
+                local_steps=int(local_steps), epsilon=float(eps), delta=float(delta), batch_size=int(batch))
+problem = None
+try:
+    fed.validate()
+    infos, strips, names = _preview(dataset, int(k), split, float(alpha), fed.seed, int(batch))
+    for info in infos:
+        fed.train_config().validate(info["n"])
+except ValueError as e:
+    problem, infos = str(e), []
+    st.error(f"Cannot start: {problem}")
+
+if infos:
+    st.subheader("Each client's data")
+    fig = go.Figure([go.Bar(name=names[c], x=[f"client {i['client']}" for i in infos],
+                            y=[i["counts"][c] for i in infos]) for c in range(len(names))])
+    fig.update_layout(barmode="stack", height=260, margin=dict(l=10, r=10, t=10, b=10), legend_title_text="digit")
+    st.plotly_chart(fig, key="fed_split_chart")
+    cols = st.columns(min(len(infos), 5))
+    for i, info in enumerate(infos):
+        with cols[i % len(cols)]:
+            st.markdown(f"**Client {info['client']}** · {info['n']:,} images · digits "
+                        f"{', '.join(names[c] for c in info['classes'])}")
+            st.image(strips[i], width="stretch")
+
+if st.button("▶ Start federation", type="primary", disabled=problem is not None, key="fed_start"):
+    try:
+        run_dir = launcher.launch(fed, isolated=0 if isolated else None)
+    except ValueError as e:
+        st.error(f"Cannot start: {e}")
+    else:
+        st.session_state.fed_run = run_dir.name
+        st.success(f"Started `{run_dir.name}` in the background (Flower's simulation engine: the first round "
+                   "includes starting Ray, about half a minute).")
+
+# -- runs ----------------------------------------------------------------------------------------
+st.divider()
+st.header("Federated runs")
+runs = launcher.list_federated()
+if not runs:
+    st.info("No federated runs yet. Pick the clients above and press **Start federation** — or from a terminal: "
+            "`python -m dpinfogan federated --clients 5 --split class --rounds 10 --local-steps 30`.")
+    st.stop()
+ids = [r.id for r in runs]
+current = st.session_state.get("fed_run")
+chosen = st.selectbox("Show run", ids, index=ids.index(current) if current in ids else 0, key="fed_show",
+                      format_func=lambda i: f"{STATE_ICONS.get(launcher.state(runs[ids.index(i)]), '?')} {i}")
+st.session_state.fed_run = chosen
+active = launcher.state(runs[ids.index(chosen)]) in ("queued", "running", "stopping")
+
+
+def _client_table(info, names) -> list[dict]:
+    fedcfg = info.config.get("federated", {})
+    parts = {p["client"]: p for p in fedcfg.get("partitions", [])}
+    last = info.metrics[-1] if info.metrics else {}
+    rows = []
+    for c in sorted(set(parts) | {int(m["client"]) for m in last.get("clients", [])}):
+        m = next((m for m in last.get("clients", []) if int(m["client"]) == c), {})
+        p = parts.get(c, {})
+        rows.append({"client": c, "digits": ", ".join(names[d] for d in p.get("classes", [])), "images": p.get("n"),
+                     "ε spent": round(m["epsilon"], 3) if "epsilon" in m else None,
+                     "target ε": fedcfg.get("epsilon"), "σ": round(m["sigma"], 3) if "sigma" in m else None,
+                     "steps": int(m["steps"]) if "steps" in m else 0})
+    return rows
+
+
+@st.fragment(run_every=2.0 if active else None)
+def live_panel() -> None:
+    run = read_run(runs[ids.index(chosen)].path)
+    state = launcher.state(run)
+    fedcfg = run.config.get("federated", {})
+    names = [str(i) for i in range(10)]
+    total = int(run.status.get("rounds") or fedcfg.get("rounds") or 1)
+    done = int(run.status.get("round") or 0)
+    st.markdown(f"**Run `{run.id}`** — {STATE_ICONS.get(state, '')} **{state}** · round {done} of {total}"
+                + (f" · {run.status['message']}" if run.status.get("message") else ""))
+    st.progress(min(done / max(total, 1), 1.0))
+    if state in ("queued", "running"):
+        if st.button("⏹ Stop after this round", key="fed_stop"):
+            launcher.stop(run.path)
+            st.rerun()
+    if state == "failed":
+        st.code(launcher.log_tail(run.path) or "(no log)", language=None)
+    if run.metrics:
+        st.dataframe(_client_table(run, names), hide_index=True, width="stretch")
+        fig = go.Figure()
+        n_clients = len(run.metrics[-1].get("client_epsilon", []))
+        for c in range(n_clients):
+            fig.add_scatter(x=[m["round"] for m in run.metrics],
+                            y=[m["client_epsilon"][c] if c < len(m.get("client_epsilon", [])) else None for m in run.metrics],
+                            mode="lines+markers", name=f"client {c}")
+        if fedcfg.get("epsilon"):
+            fig.add_hline(y=float(fedcfg["epsilon"]), line_dash="dash", annotation_text="budget")
+        fig.update_layout(height=260, xaxis_title="round", yaxis_title="ε spent (cumulative)",
+                          margin=dict(l=10, r=10, t=10, b=10))
+        st.plotly_chart(fig, key="fed_eps_chart")
+        secs = [m["seconds"] for m in run.metrics]
+        st.caption(f"Seconds per round: last {secs[-1]:.1f}, mean {sum(secs) / len(secs):.1f}.")
+    grid = run.path / "samples" / "latest.png"
+    iso = run.path / "isolated" / "client-0" / "samples" / "latest.png"
+    held = next((p.get("classes", []) for p in fedcfg.get("partitions", []) if p.get("client") == 0), [])
+    c1, c2 = st.columns(2)
+    with c1:
+        st.markdown("**Global (federated) model** — one row per digit code")
+        if grid.is_file():
+            st.image(grid.read_bytes(), width="stretch")
+        else:
+            st.info("The first grid appears after round 1.")
+    with c2:
+        st.markdown("**Client 0 alone** — same data, budget and steps, no federation")
+        if iso.is_file():
+            st.image(iso.read_bytes(), width="stretch")
+        else:
+            st.info("Trained after the federation finishes (when chosen at start).")
+    if held:
+        never = [d for d in range(10) if d not in held]
+        if never:
+            st.caption(f"Client 0 only ever held digits {', '.join(map(str, held))}: rows "
+                       f"{', '.join(map(str, never))} in the federated grid are digits it never saw.")
+    was = st.session_state.get("fed_was_active")
+    now = state in ("queued", "running", "stopping")
+    st.session_state.fed_was_active = now
+    if was and not now:
+        st.rerun(scope="app")
+
+
+live_panel()

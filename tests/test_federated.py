@@ -1,0 +1,266 @@
+"""DPD-InfoGAN on Flower: cumulative per-client accounting, the simulation engine, the deployment
+engine on loopback, bad input, and the Federated page.
+
+The simulation and deployment tests start real Flower engines (Ray; a SuperLink and two SuperNodes),
+so they take tens of seconds each; everything else runs in seconds.
+"""
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import dp_accounting
+import pytest
+import torch
+from dp_accounting import rdp
+
+from dpinfogan.accounting import epsilon_of
+from dpinfogan.checkpoint import load_checkpoint, read_metadata
+from dpinfogan.cli import main
+from dpinfogan.federated.task import (
+    BudgetExhausted, FedConfig, initial_weights, load_model_weights, local_data, local_round, model_weights,
+)
+from dpinfogan.runs import read_run
+
+OPACUS_ORDERS = [1 + x / 10.0 for x in range(1, 100)] + list(range(12, 64))  # Opacus' RDP orders
+ROOT = Path(__file__).resolve().parent.parent
+TINY = ["--batch-size", "32", "--g-width", "16", "--d-width", "8", "--d-hidden", "16", "--noise-dim", "8"]
+
+
+def tiny_fed(**over) -> FedConfig:
+    base = dict(clients=2, rounds=2, local_steps=3, batch_size=32, g_width=16, d_width=8, d_hidden=16, noise_dim=8,
+                epsilon=10.0, delta=1e-5)
+    return FedConfig(**{**base, **over})
+
+
+def dp_accounting_eps(sigma: float, q: float, steps: int, delta: float) -> float:
+    acc = rdp.RdpAccountant(orders=OPACUS_ORDERS)
+    acc.compose(dp_accounting.PoissonSampledDpEvent(q, dp_accounting.GaussianDpEvent(sigma)), steps)
+    return acc.get_epsilon(delta)
+
+
+# -- the client round, without Flower ------------------------------------------------------------
+def test_accountant_state_survives_rounds():
+    fed = tiny_fed(rounds=3)
+    data = local_data(fed, 1)
+    w, state, eps, sigmas = initial_weights(fed), None, [], []
+    for rnd in (1, 2, 3):
+        w, m, state = local_round(fed, data, 1, rnd, w, state)
+        eps.append(m["epsilon"])
+        sigmas.append(m["sigma"])
+        assert m["steps"] == rnd * fed.local_steps and m["num-examples"] == len(data) == 2000
+    assert eps[0] < eps[1] < eps[2] <= fed.epsilon
+    assert sigmas[0] == sigmas[1] == sigmas[2]  # σ calibrated once, for R·E steps
+    q = fed.batch_size / len(data)
+    # ε after round 2 = one accountant over all 2·E steps, and dp-accounting agrees
+    assert eps[1] == pytest.approx(epsilon_of("rdp", [(sigmas[0], q, 2 * fed.local_steps)], fed.delta), rel=1e-9)
+    assert eps[2] == pytest.approx(dp_accounting_eps(sigmas[0], q, 3 * fed.local_steps, fed.delta), rel=0.01)
+    with pytest.raises(BudgetExhausted, match="budget"):  # R·E steps spent: the client refuses round 4
+        local_round(fed, data, 1, 4, w, state)
+
+
+def test_weights_are_plain_and_clients_start_from_the_global_model():
+    fed = tiny_fed()
+    w0 = initial_weights(fed)
+    assert any(k.startswith("g.") for k in w0) and any(k.startswith("d.") for k in w0)
+    assert not any("_module." in k for k in w0)
+    assert all(v.is_floating_point() for v in w0.values())  # BatchNorm's counter stays local
+    other = tiny_fed(seed=7)
+    from dpinfogan.models import build_models
+
+    g, d = build_models(other.train_config().model, other.train_config().latent)
+    load_model_weights(g, d, {k: v.numpy() for k, v in w0.items()})
+    back = model_weights(g, d)
+    assert all(torch.equal(back[k], w0[k]) for k in w0)
+    with pytest.raises(ValueError, match="differ"):
+        load_model_weights(g, d, {k: v for k, v in w0.items() if k != "d.d_head.weight"})
+
+
+# -- bad input -----------------------------------------------------------------------------------
+@pytest.mark.parametrize("args,match", [
+    (["--clients", "0"], "at least 1"),
+    (["--clients", "4001", "--split", "iid"], "more clients"),
+    (["--clients", "3", "--split", "dirichlet", "--alpha", "0"], "α"),
+    (["--clients", "11", "--split", "class"], "K ≤ 10"),
+    (["--clients", "2", "--delta", "1e-3"], "1/N"),
+    (["--clients", "2", "--superlink", "127.0.0.1:1"], "cannot reach the SuperLink"),
+])
+def test_bad_input_is_one_error_line(args, match, capsys, tmp_path):
+    assert main(["federated", *args, "--run-dir", str(tmp_path / "r")]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("error: ") and match in err and "Traceback" not in err
+    assert not (tmp_path / "r").exists()  # nothing created
+
+
+def test_preview_lists_each_clients_digits(capsys):
+    assert main(["federated", "--clients", "5", "--split", "class", "--preview"]) == 0
+    out = capsys.readouterr().out
+    assert "client 0:    800 samples, classes 0, 1" in out and "client 4:    800 samples, classes 8, 9" in out
+
+
+# -- Flower's simulation engine ------------------------------------------------------------------
+def _check_run(run_dir: Path, fed: FedConfig, rounds: int) -> None:
+    info = read_run(run_dir)
+    assert info.state == "finished", info.status
+    assert [m["round"] for m in info.metrics] == list(range(1, rounds + 1))
+    last = info.metrics[-1]
+    assert len(last["client_epsilon"]) == fed.clients
+    for c in last["clients"]:  # every client's ε is reproduced by dp-accounting from (σ, q, steps)
+        assert c["steps"] == rounds * fed.local_steps
+        assert c["epsilon"] == pytest.approx(dp_accounting_eps(c["sigma"], c["sample_rate"], int(c["steps"]), fed.delta), rel=0.01)
+        assert c["epsilon"] <= fed.epsilon
+    if rounds > 1:
+        assert all(b > a for a, b in zip(info.metrics[-2]["client_epsilon"], last["client_epsilon"]))
+    assert (run_dir / "samples" / "latest.png").is_file()
+    ck = load_checkpoint(run_dir / "checkpoint.safetensors")  # the global model, like any run's
+    assert ck.epsilon == pytest.approx(max(last["client_epsilon"]))
+    pr = read_metadata(run_dir / "checkpoint.safetensors")["privacy"]
+    assert epsilon_of(pr["accountant"], pr["history"], pr["delta"]) == pytest.approx(ck.epsilon)  # what `info` shows
+    assert pr["federated"]["client_epsilon"] == pytest.approx(last["client_epsilon"])
+
+
+def test_two_clients_two_rounds_on_the_simulation_engine(tmp_path, capsys):
+    pytest.importorskip("ray", reason="Flower's simulation engine needs ray (requirements.txt)")
+    run_dir = tmp_path / "fed"
+    rc = main(["federated", "--clients", "2", "--split", "class", "--rounds", "2", "--local-steps", "3",
+               "--dataset", "offline-digits", *TINY, "--run-dir", str(run_dir)])
+    assert rc == 0, capsys.readouterr()
+    _check_run(run_dir, tiny_fed(), rounds=2)
+    cfg = json.loads((run_dir / "config.json").read_text())
+    assert [p["classes"] for p in cfg["federated"]["partitions"]] == [[0, 1, 2, 3, 4], [5, 6, 7, 8, 9]]
+
+
+# -- Flower's deployment engine on loopback (smoke test) ------------------------------------------
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def _wait_port(port: int, timeout: float) -> bool:
+    end = time.time() + timeout
+    while time.time() < end:
+        try:
+            socket.create_connection(("127.0.0.1", port), timeout=1).close()
+            return True
+        except OSError:
+            time.sleep(0.5)
+    return False
+
+
+def test_deployment_engine_loopback_smoke(tmp_path):
+    """SMOKE TEST (deployment engine): flower-superlink + two flower-supernodes on 127.0.0.1,
+    insecure, then `python -m dpinfogan federated --superlink` (= `flwr run`): one tiny round."""
+    bindir = Path(sys.executable).parent
+    clis = [bindir / n for n in ("flower-superlink", "flower-supernode", "flwr")]
+    missing = [c.name for c in clis if not c.exists() and not shutil.which(c.name)]
+    if missing:
+        pytest.skip(f"Flower's deployment CLIs are missing: {missing}")
+    env = {**os.environ, "PATH": f"{bindir}{os.pathsep}{os.environ.get('PATH', '')}"}
+    link_port = _free_port()
+    procs = []
+
+    def start(name: str, args: list[str]) -> None:
+        log = open(tmp_path / f"{name}.log", "wb")
+        procs.append(subprocess.Popen([str(bindir / args[0]), *args[1:]], stdout=log, stderr=subprocess.STDOUT,
+                                      env={**env, "FLWR_HOME": str(tmp_path / name)}, cwd=tmp_path,
+                                      start_new_session=True))
+
+    run_dir = tmp_path / "deployed"
+    try:
+        start("superlink", ["flower-superlink", "--insecure", "--disable-runtime-dependency-installation",
+                            "--host", "127.0.0.1", "--port", str(link_port)])
+        assert _wait_port(link_port, 60), (tmp_path / "superlink.log").read_text()[-2000:]
+        for k in range(2):
+            start(f"supernode{k}", ["flower-supernode", "--insecure", "--superlink", f"127.0.0.1:{link_port}",
+                                    "--host", "127.0.0.1", "--port", str(_free_port()),
+                                    "--node-config", f"partition-id={k} num-partitions=2"])
+        assert main(["federated", "--clients", "2", "--rounds", "1", "--local-steps", "2", *TINY,
+                     "--superlink", f"127.0.0.1:{link_port}", "--run-dir", str(run_dir)]) == 0
+        end = time.time() + 240  # generous for a loaded 2-core machine; ~1 min when idle
+        while time.time() < end and read_run(run_dir).status.get("state") not in ("finished", "failed", "stopped"):
+            time.sleep(1)
+        logs = "\n".join((tmp_path / f"{n}.log").read_text(errors="replace")[-1500:]
+                         for n in ("superlink", "supernode0", "supernode1"))
+        assert read_run(run_dir).status.get("state") == "finished", logs
+        _check_run(run_dir, tiny_fed(rounds=1, local_steps=2), rounds=1)
+    finally:
+        for p in reversed(procs):
+            try:
+                os.killpg(p.pid, signal.SIGTERM)
+            except ProcessLookupError:
+                pass
+        for p in procs:
+            try:
+                p.wait(timeout=20)
+            except subprocess.TimeoutExpired:
+                os.killpg(p.pid, signal.SIGKILL)
+
+
+# -- launcher and the Federated page -------------------------------------------------------------
+def test_launcher_argv_reproduces_the_config(tmp_path):
+    from dpinfogan.cli import build_parser
+    from dpinfogan.federated.cli import fed_from_args
+    from dpinfogan.federated.launcher import federated_argv
+
+    fed = tiny_fed(split="dirichlet", alpha=0.3, central_sigma=0.5, central_clip=2.0, lr_d=3e-4)
+    argv = federated_argv(fed, tmp_path / "r", isolated=1)
+    args = build_parser().parse_args(argv[3:])
+    assert args.run_dir == tmp_path / "r" and args.isolated == 1
+    assert fed_from_args(args).to_dict() == fed.to_dict()
+
+
+def test_launch_rejects_bad_input_and_creates_nothing(tmp_path):
+    from dpinfogan.federated import launcher
+
+    with pytest.raises(ValueError, match="α"):
+        launcher.launch(tiny_fed(split="dirichlet", alpha=0.0), root=tmp_path)
+    with pytest.raises(ValueError, match="isolated"):
+        launcher.launch(tiny_fed(), isolated=2, root=tmp_path)
+    assert not any(tmp_path.iterdir())
+
+
+def _fake_finished_run(root: Path) -> Path:
+    """A federated run folder written by the server's own writer, with made-up client metrics."""
+    from dpinfogan.federated.fedrun import FedRun
+    from dpinfogan.federated.task import load_partitions
+
+    fed = tiny_fed()
+    data, parts = load_partitions(fed)
+    run = FedRun(fed, root / "20260101-000000-fed0", parts, data.labels)
+    w = initial_weights(fed)
+    for rnd in (1, 2):
+        ms = [{"client": float(c), "epsilon": 4.0 * rnd + c, "sigma": 1.1, "sample_rate": 0.016, "steps": 3.0 * rnd,
+               "steps_left": 6.0 - 3 * rnd, "num-examples": 2000.0, "loss_d_real": 0.7} for c in range(2)]
+        run.record_round(rnd, w, ms, seconds=1.5)
+    run.finish("finished")
+    return run.path
+
+
+@pytest.mark.parametrize("with_run", [False, True], ids=["no-runs", "finished-run"])
+def test_federated_page_renders(with_run, tmp_path):
+    from streamlit.testing.v1 import AppTest
+
+    if with_run:
+        path = _fake_finished_run(Path(os.environ["DPINFOGAN_RUNS"]))
+        assert load_checkpoint(path / "checkpoint.safetensors").epsilon == pytest.approx(9.0)
+    at = AppTest.from_file(str(ROOT / "pages" / "4_Federated.py"), default_timeout=120)
+    at.run()
+    assert not at.exception, [e.value for e in at.exception]
+    assert any("Client 4" in m.value for m in at.markdown)  # default: 5 clients by class
+    if with_run:
+        table = at.dataframe[0].value
+        assert list(table["ε spent"]) == [8.0, 9.0] and list(table["digits"]) == ["0, 1, 2, 3, 4", "5, 6, 7, 8, 9"]
+    else:
+        assert any("No federated runs yet" in i.value for i in at.info)
+    at.slider(key="fed_clients").set_value(10).run()
+    at.radio(key="fed_split").set_value("dirichlet").run()
+    at.select_slider(key="fed_alpha").set_value(0.05).run()
+    assert not at.exception
