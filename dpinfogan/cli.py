@@ -226,6 +226,75 @@ def cmd_info(a: argparse.Namespace) -> int:
     return 0
 
 
+def add_train_evaluator_parser(sub) -> None:
+    p = sub.add_parser("train-evaluator", help="train the CNN classifier that measures generated images",
+                       formatter_class=argparse.ArgumentDefaultsHelpFormatter)
+    p.add_argument("--dataset", default="mnist", choices=DATASETS, help="real training set (its test split is reported)")
+    p.add_argument("--out", type=Path, default=None, help="output .safetensors (default checkpoints/evaluator-<dataset>.safetensors)")
+    p.add_argument("--epochs", type=float, default=3.0, help="passes over the training set")
+    p.add_argument("--seed", type=int, default=0, help="random seed")
+    p.add_argument("--threads", type=int, default=0, help="CPU threads (0 = torch default)")
+    p.set_defaults(handler=cmd_train_evaluator)
+
+
+def cmd_train_evaluator(a: argparse.Namespace) -> int:
+    from .evaluator import cli_train_evaluator
+
+    return cli_train_evaluator(a)
+
+
+def add_evaluate_parser(sub) -> None:
+    p = sub.add_parser("evaluate", help="measure a checkpoint: FID (evaluator features), IS, CAS, code accuracy",
+                       formatter_class=argparse.ArgumentDefaultsHelpFormatter)
+    p.add_argument("checkpoint", type=Path, help="a generator .safetensors checkpoint")
+    p.add_argument("--n", type=int, default=10000, help="generated samples for FID / IS / code accuracy")
+    p.add_argument("--cas-samples", type=int, default=60000, help="generated samples CAS trains on (GS-WGAN/DPDM: 60,000)")
+    p.add_argument("--cas-epochs", type=float, default=2.0, help="epochs of the CAS classifier")
+    p.add_argument("--skip-cas", action="store_true", help="skip CAS (the slow metric)")
+    p.add_argument("--seed", type=int, default=0, help="seed of the generated samples and the CAS classifier")
+    p.add_argument("--evaluator", type=Path, default=None, help="evaluator file (default: checkpoints/evaluator-<dataset>.safetensors)")
+    p.add_argument("--threads", type=int, default=0, help="CPU threads (0 = torch default)")
+    p.add_argument("--no-write", action="store_true", help="do not write <checkpoint>.eval.json")
+    p.add_argument("--json", action="store_true", help="print the results as JSON instead of a table")
+    p.set_defaults(handler=cmd_evaluate)
+
+
+def cmd_evaluate(a: argparse.Namespace) -> int:
+    from .metrics import cli_evaluate
+
+    return cli_evaluate(a)
+
+
+def add_sweep_parser(sub) -> None:
+    p = sub.add_parser("sweep", help="train + evaluate one model per ε and write DIR/sweep.csv and sweep.json",
+                       formatter_class=argparse.ArgumentDefaultsHelpFormatter,
+                       epilog="Other `train` options go after `--`, e.g. `... --out DIR -- --lr-d 5e-4`.")
+    d = TrainConfig()
+    p.add_argument("--epsilons", type=_epsilon, nargs="+", required=True, help="target ε values ('inf' = non-private)")
+    p.add_argument("--out", type=Path, required=True, help="sweep folder (one run folder per ε + sweep.csv/json)")
+    p.add_argument("--dataset", default=d.dataset, choices=DATASETS, help="training data")
+    p.add_argument("--code-mode", default=d.code_mode, choices=CODE_MODES, help="categorical code mode")
+    p.add_argument("--steps", type=int, default=d.steps, help="planned discriminator steps per model")
+    p.add_argument("--epochs", type=float, default=None, help="planned epochs instead of --steps")
+    p.add_argument("--batch-size", type=int, default=d.batch_size, help="expected real samples per step")
+    p.add_argument("--delta", type=float, default=1e-5, help="target δ")
+    p.add_argument("--seed", type=int, default=d.seed, help="random seed (training and evaluation)")
+    p.add_argument("--threads", type=int, default=0, help="CPU threads (0 = torch default)")
+    p.add_argument("--n", type=int, default=10000, help="generated samples for FID / IS / code accuracy")
+    p.add_argument("--cas-samples", type=int, default=60000, help="generated samples CAS trains on")
+    p.add_argument("--cas-epochs", type=float, default=2.0, help="epochs of the CAS classifier")
+    p.add_argument("--skip-cas", action="store_true", help="skip CAS")
+    p.add_argument("--evaluator", type=Path, default=None, help="evaluator file (default: checkpoints/evaluator-<dataset>.safetensors)")
+    p.add_argument("train_args", nargs=argparse.REMAINDER, help="extra `train` options after --")
+    p.set_defaults(handler=cmd_sweep)
+
+
+def cmd_sweep(a: argparse.Namespace) -> int:
+    from .sweep import cli_sweep
+
+    return cli_sweep(a)
+
+
 def add_attack_parser(sub) -> None:
     p = sub.add_parser("attack", help="membership-inference attacks + memorisation check on a checkpoint",
                        formatter_class=argparse.ArgumentDefaultsHelpFormatter,
@@ -263,7 +332,9 @@ def build_parser() -> argparse.ArgumentParser:
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
     from .federated.cli import add_federated_parser  # imports no flwr until a federation starts
 
-    for add in (add_train_parser, add_sample_parser, add_info_parser, add_federated_parser, add_attack_parser):
+    for add in (add_train_parser, add_sample_parser, add_info_parser,
+                add_train_evaluator_parser, add_evaluate_parser, add_sweep_parser, add_attack_parser,
+                add_federated_parser):
         add(sub)
     return parser
 

@@ -60,6 +60,7 @@ class PrivacyConfig:
     max_grad_norm: float = 1.0  # C: every real sample's gradient is clipped to L2 norm ≤ C
     accountant: str = "rdp"  # "rdp" (moments accountant, as in the paper) or "prv"
     dp_step: str = "fast"  # "fast" (ghost norms + book-keeping) or "opacus" (reference per-sample hooks)
+    clip_fake: bool = True  # also clip generated samples' gradients to C (no noise; balances real vs fake terms)
 
     @property
     def private(self) -> bool:

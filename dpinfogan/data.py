@@ -98,7 +98,7 @@ def load_dataset(name: str, train: bool = True, download: bool = True) -> ImageD
     try:
         ds = cls(str(root), train=train, download=False)
     except RuntimeError:
-        ds = _try_download(cls, root, train) if download else None
+        ds = _try_download(cls, root, train) if download and not offline_mode() else None
     if ds is not None:
         return ImageData(
             name=key,
@@ -120,6 +120,11 @@ def load_dataset(name: str, train: bool = True, download: bool = True) -> ImageD
         f"{_TV_NAMES[key]} is not under {root} and could not be downloaded (offline?); "
         f"set DPINFOGAN_DATA to a folder that holds it, or use 'mnist' / 'offline-digits'"
     )
+
+
+def offline_mode() -> bool:
+    """``DPINFOGAN_OFFLINE=1`` skips download attempts (tests, air-gapped classrooms)."""
+    return os.environ.get("DPINFOGAN_OFFLINE", "") not in ("", "0")
 
 
 def _try_download(cls, root: Path, train: bool):

@@ -7,8 +7,9 @@ One step's discriminator gradient is::
 where B = q·N is the expected Poisson batch size, ``clip_C(g) = g·min(1, C/‖g‖)`` over the whole
 per-sample gradient of the discriminator and Q head, σ is the noise multiplier and C the clipping
 norm. Generated samples carry no private information, so their term (D's loss on fakes and Q's
-code recovery) is added after noising, unclipped; by post-processing the step is exactly as
-private as DP-SGD on the real term alone.
+code recovery) is added after noising, with no noise (by default each generated sample's gradient
+is clipped to C too, purely to keep both terms on one scale); by post-processing the step is
+exactly as private as DP-SGD on the real term alone.
 
 Two interchangeable implementations:
 
@@ -49,6 +50,9 @@ class PrivateDStep:
         private: False for the non-private baseline (no clipping, no noise, mean over the batch).
         method: "fast" or "opacus".
         generator: torch RNG for the noise (seeded for reproducibility).
+        clip_fake: also clip each generated sample's gradient to C (no noise). Not needed for
+            privacy; it keeps the real and generated terms on one scale, which otherwise lets the
+            unclipped fake term dominate and D learn to call everything fake.
     """
 
     def __init__(
@@ -63,14 +67,18 @@ class PrivateDStep:
         private: bool = True,
         method: str = "fast",
         generator: Optional[torch.Generator] = None,
+        clip_fake: bool = True,
     ):
         if method not in ("fast", "opacus"):
             raise ValueError(f"DP step must be 'fast' or 'opacus', got {method!r}")
         self.d, self.cfg, self.private, self.method = d, cfg, private, method
         self.sigma, self.C, self.B = float(noise_multiplier), float(max_grad_norm), float(expected_batch_size)
         self.generator = generator
+        self.clip_fake = clip_fake
         self.optimizer = optimizer
         self.layers = [m for m in d.modules() if isinstance(m, (nn.Linear, nn.Conv2d))]
+        if private and method == "fast":
+            _check_fast_supported(d)
         if private and method == "opacus":
             self.gsm = GradSampleModule(d, loss_reduction="mean")
             self.gsm.disable_hooks()
@@ -112,7 +120,7 @@ class PrivateDStep:
         lf = fake_d_loss(_rows(out, n, None), fake, self.cfg)
         loss = (lr.mean() if n else 0.0) + lf
         loss.backward()
-        return {"loss_d_real": float(lr.mean()) if n else float("nan"), "loss_d_fake": float(lf), "clip_frac": 0.0}
+        return {"loss_d_real": float(lr.detach().mean()) if n else float("nan"), "loss_d_fake": float(lf.detach()), "clip_frac": 0.0}
 
     def _opacus(self, real_x, real_y, fake_x, fake) -> dict:
         n = real_x.shape[0]
@@ -126,6 +134,7 @@ class PrivateDStep:
                 lr = torch.zeros(0)
         finally:
             self.gsm.disable_hooks()
+            _drop_stale_activations(self.d)
         for p in self.d.parameters():
             # Heads the real loss does not use (e.g. Q's continuous head) and an empty Poisson
             # batch have no per-sample gradient: their real-data gradient is zero, noise still applies.
@@ -133,10 +142,27 @@ class PrivateDStep:
                 p.grad_sample = torch.zeros((n, *p.shape))
         norms = _opacus_norms(self.d) if n else torch.zeros(0)
         self.dp_opt.pre_step()  # clip, sum, add N(0, σ²C²), divide by q·N  -> p.grad
-        for p in self.d.parameters():
+        noised = [p.grad.clone() for p in self.d.parameters()]
+        self.dp_opt.zero_grad(set_to_none=True)
+        if self.clip_fake:
+            self.gsm.enable_hooks()
+        try:
+            lf = fake_d_loss(self.gsm(fake_x), fake, self.cfg)
+            lf.backward()
+        finally:
+            self.gsm.disable_hooks()
+            _drop_stale_activations(self.d)
+        if self.clip_fake:  # per-sample clip of the fake term, no noise (see module docstring)
+            nf = fake_x.shape[0]
+            for p in self.d.parameters():
+                if p.grad_sample is None:
+                    p.grad_sample = torch.zeros((nf, *p.shape))
+            fclip = (self.C / (_opacus_norms(self.d) + _EPS)).clamp(max=1.0)
+            for p in self.d.parameters():
+                p.grad = torch.einsum("i,i...", fclip, p.grad_sample) / nf
+        for p, g0 in zip(self.d.parameters(), noised):
+            p.grad = g0 + (p.grad if p.grad is not None else 0)
             p.grad_sample = None
-        lf = fake_d_loss(self.d(fake_x), fake, self.cfg)
-        lf.backward()  # accumulates the unclipped fake-term gradient onto the noised one
         return _stats(lr, lf, norms, self.C)
 
     def _fast(self, real_x, real_y, fake_x, fake) -> dict:
@@ -144,6 +170,8 @@ class PrivateDStep:
         seen: dict[nn.Module, tuple[torch.Tensor, torch.Tensor]] = {}
 
         def record(module: nn.Module, inp: tuple, out: torch.Tensor) -> None:
+            if module in seen:  # a layer used twice per forward would need its per-use terms summed
+                raise ValueError("the fast DP step needs each Linear/Conv2d layer used once per forward")
             seen[module] = (inp[0].detach(), out)
 
         hooks = [m.register_forward_hook(record) for m in self.layers]
@@ -159,22 +187,40 @@ class PrivateDStep:
         # d(Σ_i ℓ_i + ℓ_fake)/d(layer output): row i<n holds ∇ℓ_i alone (rows are independent).
         grads_out = torch.autograd.grad(lr.sum() + lf, outs)
 
-        sq_norms = torch.zeros(n)
+        n_fake = fake_x.shape[0]
+        rows = n + n_fake if self.clip_fake else n
+        sq_norms = torch.zeros(rows)
         for layer, a, g in zip(self.layers, acts, grads_out):
-            sq_norms += _per_sample_sq_norm(layer, a[:n], g[:n])
-        norms = sq_norms.sqrt()
+            sq_norms += _per_sample_sq_norm(layer, a[:rows], g[:rows])
+        norms = sq_norms[:n].sqrt()
         clip = (self.C / (norms + _EPS)).clamp(max=1.0)  # (n,)
-        # Row weights: real rows clip_i / B (clipped sum, then the DP-SGD divisor); fake rows 1.
-        row_w = torch.cat([clip / self.B, torch.ones(fake_x.shape[0])])
+        # Row weights: real rows clip_i / B (clipped sum, then the DP-SGD divisor); fake rows 1,
+        # or their own clip factor when clip_fake (a fake row holds ∇ℓ_j / n_fake).
+        fake_w = torch.ones(n_fake)
+        if self.clip_fake:
+            fake_w = (self.C / (sq_norms[n:].sqrt() * n_fake + _EPS)).clamp(max=1.0)
+        row_w = torch.cat([clip / self.B, fake_w])
         std = self.sigma * self.C / self.B
         for layer, a, g in zip(self.layers, acts, grads_out):
             gw, gb = _weighted_grad(layer, a, g, row_w)
             layer.weight.grad = gw + std * torch.randn(gw.shape, generator=self.generator)
-            layer.bias.grad = gb + std * torch.randn(gb.shape, generator=self.generator)
+            if gb is not None:
+                layer.bias.grad = gb + std * torch.randn(gb.shape, generator=self.generator)
         return _stats(lr, lf, norms, self.C)
 
 
 # -- helpers ----------------------------------------------------------------------------------
+def _check_fast_supported(d: nn.Module) -> None:
+    """The fast step knows Linear and plain Conv2d; any other parameterised layer would escape clipping."""
+    for name, m in d.named_modules():
+        own = list(m.parameters(recurse=False))
+        if isinstance(m, nn.Conv2d):
+            if m.groups != 1 or m.padding_mode != "zeros" or isinstance(m.padding, str):
+                raise ValueError(f"fast DP step: conv layer {name!r} needs groups=1 and numeric zero padding")
+        elif own and not isinstance(m, nn.Linear):
+            raise ValueError(f"fast DP step: layer {name!r} ({type(m).__name__}) is not supported; use 'opacus'")
+
+
 def _rows(out, start: int, stop: Optional[int]):
     return type(out)(*(None if t is None else t[start:stop] for t in out))
 
@@ -182,15 +228,40 @@ def _rows(out, start: int, stop: Optional[int]):
 def _stats(lr: torch.Tensor, lf: torch.Tensor, norms: torch.Tensor, C: float) -> dict:
     n = lr.shape[0]
     return {
-        "loss_d_real": float(lr.mean()) if n else float("nan"),
-        "loss_d_fake": float(lf),
+        "loss_d_real": float(lr.detach().mean()) if n else float("nan"),
+        "loss_d_fake": float(lf.detach()),
         "clip_frac": float((norms > C).float().mean()) if n else 0.0,
     }
+
+
+def _drop_stale_activations(d: nn.Module) -> None:
+    """Forget the per-pass state Opacus' hooks left behind for layers no backward reached.
+
+    A head the loss did not use (Q's continuous head on real data) keeps its stored activations
+    and a raised forward counter: left there, activations pile up step after step, the next pass
+    takes its batch size from the largest stored one, and the counter never returns to 0, so
+    that head's next per-sample gradient is silently dropped.
+    """
+    for m in d.modules():
+        if hasattr(m, "activations"):
+            m.activations = []
+        if hasattr(m, "max_batch_len"):
+            del m.max_batch_len
+        for p in m.parameters(recurse=False):
+            if hasattr(p, "_forward_counter"):
+                p._forward_counter = 0
+            if hasattr(p, "_current_grad_sample"):
+                del p._current_grad_sample
 
 
 def _opacus_norms(d: nn.Module) -> torch.Tensor:
     gs = [p.grad_sample.reshape(p.grad_sample.shape[0], -1) for p in d.parameters()]
     return torch.cat(gs, dim=1).norm(dim=1)
+
+
+# Conv patches are processed in chunks of about this many floats (8 MiB): a whole-batch im2col
+# buffer (100+ MB at batch 512) costs more in fresh-page faults than the arithmetic on it.
+_CHUNK_FLOATS = 1 << 21
 
 
 def _unfold(layer: nn.Conv2d, a: torch.Tensor) -> torch.Tensor:
@@ -204,23 +275,35 @@ def _per_sample_sq_norm(layer: nn.Module, a: torch.Tensor, g: torch.Tensor) -> t
         return torch.zeros(0)
     if isinstance(layer, nn.Linear):  # a (B, d), g (B, p): ∇W_i = g_i a_iᵀ, so ‖∇W_i‖ = ‖g_i‖·‖a_i‖
         gsq = g.pow(2).sum(1)
-        return gsq * a.pow(2).sum(1) + gsq
-    A = _unfold(layer, a)  # (B, D, L)
+        return gsq * (a.pow(2).sum(1) + (1.0 if layer.bias is not None else 0.0))
     G = g.flatten(2)  # (B, p, L)
-    D, p, L = A.shape[1], G.shape[1], A.shape[2]
-    if L * L * (D + p) < D * p * L:  # ghost norm: ‖G Aᵀ‖² = <AᵀA, GᵀG> without forming G Aᵀ
-        w_sq = (torch.bmm(A.transpose(1, 2), A) * torch.bmm(G.transpose(1, 2), G)).sum((1, 2))
-    else:  # the per-sample gradient is small: form it
-        w_sq = torch.bmm(G, A.transpose(1, 2)).pow(2).sum((1, 2))
-    return w_sq + G.sum(2).pow(2).sum(1)
+    p, L = G.shape[1], G.shape[2]
+    D = layer.weight[0].numel()  # Cin·kh·kw
+    # ∇W_i = G_i A_iᵀ (p×D). Ghost norm ‖G_i A_iᵀ‖² = <A_iᵀA_i, G_iᵀG_i> costs L²(D+p) per sample,
+    # forming it costs D·p·L: take the cheaper (ghost for the wide 7×7 layer, direct for the first).
+    ghost = L * (D + p) < D * p
+    chunk = max(1, _CHUNK_FLOATS // (D * L))
+    w_sq = []
+    for s in range(0, a.shape[0], chunk):
+        A, Gc = _unfold(layer, a[s : s + chunk]), G[s : s + chunk]  # (b, D, L), (b, p, L)
+        if ghost:
+            aa = torch.bmm(A.transpose(1, 2), A)  # (b, L, L)
+            w_sq.append(aa.mul_(torch.bmm(Gc.transpose(1, 2), Gc)).sum((1, 2)))
+        else:
+            w_sq.append(torch.bmm(Gc, A.transpose(1, 2)).pow_(2).sum((1, 2)))
+    sq = torch.cat(w_sq)
+    return sq + G.sum(2).pow(2).sum(1) if layer.bias is not None else sq
 
 
 def _weighted_grad(layer: nn.Module, a: torch.Tensor, g: torch.Tensor, w: torch.Tensor):
-    """Σ_i w_i ∇(W, b)_i as one matmul per layer (book-keeping)."""
+    """Σ_i w_i ∇(W, b)_i as one matmul per layer (book-keeping): the layer's ordinary weight
+    gradient with each output-gradient row scaled by w_i. Returns (∇W, ∇b or None)."""
+    gw = g * w.view(-1, *([1] * (g.dim() - 1)))  # (B, p) or (B, p, H, W)
     if isinstance(layer, nn.Linear):
-        gw = g * w[:, None]  # (B, p)
-        return gw.T @ a, gw.sum(0)
-    A = _unfold(layer, a)  # (B, D, L)
-    G = g.flatten(2) * w[:, None, None]  # (B, p, L)
-    gW = torch.einsum("bpl,bdl->pd", G, A).view_as(layer.weight)
-    return gW, G.sum((0, 2))
+        return gw.T @ a, gw.sum(0) if layer.bias is not None else None
+    # PyTorch's own conv weight-gradient kernel (what a normal backward runs), not an im2col einsum.
+    gW = torch.nn.grad.conv2d_weight(
+        a, layer.weight.shape, gw, stride=layer.stride, padding=layer.padding, dilation=layer.dilation,
+        groups=layer.groups,
+    )
+    return gW, gw.sum((0, 2, 3)) if layer.bias is not None else None

@@ -88,7 +88,7 @@ class Trainer:
             self.d, self.opt_d, cfg,
             noise_multiplier=self.sigma, max_grad_norm=p.max_grad_norm,
             expected_batch_size=self.sample_rate * self.n, private=p.private,
-            method=p.dp_step, generator=self.rng,
+            method=p.dp_step, generator=self.rng, clip_fake=p.clip_fake,
         )
 
     @property

@@ -1,0 +1,96 @@
+"""The training loop: budget stop, honest ε, resume, run folder contents."""
+import json
+import math
+
+import pytest
+
+from dpinfogan.accounting import epsilon_of
+from dpinfogan.checkpoint import load_checkpoint
+from dpinfogan.config import PrivacyConfig
+from dpinfogan.runs import read_run
+from dpinfogan.train import Trainer, train
+from tests.conftest import tiny_config
+
+
+def test_tiny_end_to_end(digits, tmp_path):
+    cfg = tiny_config(steps=6)
+    res = train(cfg, digits, tmp_path / "run", log_every=2)
+    assert res.state == "finished" and res.steps == 6
+    run = read_run(tmp_path / "run")
+    assert run.state == "finished"
+    assert [m["step"] for m in run.metrics] == [2, 4, 6]
+    for key in ("loss_d_real", "loss_d_fake", "loss_g", "epsilon", "elapsed", "samples_per_s"):
+        assert key in run.metrics[-1]
+    assert run.latest_grid is not None and (tmp_path / "run/samples/step_000005.png").is_file()
+    ck = load_checkpoint(res.checkpoint)
+    pr = ck.meta["privacy"]
+    # the reported ε is the accountant's for the steps actually taken
+    assert pr["steps"] == 6 and pr["history"][0][2] == 6
+    assert ck.epsilon == pytest.approx(epsilon_of("rdp", pr["history"], pr["delta"]))
+    assert ck.epsilon == pytest.approx(run.metrics[-1]["epsilon"])
+    assert ck.code_to_label == list(range(10))
+
+
+def test_stops_at_target_epsilon(digits, tmp_path):
+    # a fixed σ with a budget that allows only a few of the 50 planned steps
+    cfg = tiny_config(steps=50, privacy=PrivacyConfig(epsilon=0.7, delta=1e-4, noise_multiplier=1.0))
+    t = Trainer(cfg, digits)
+    allowed = t.budget_steps
+    assert 0 < allowed < 50
+    res = train(cfg, digits, tmp_path / "run", log_every=1000)
+    assert res.steps == allowed
+    assert res.epsilon <= 0.7
+    # one more step would have exceeded the target
+    q = cfg.batch_size / len(digits)
+    assert epsilon_of("rdp", [(1.0, q, allowed + 1)], 1e-4) > 0.7
+
+
+def test_calibrated_run_uses_budget(digits, tmp_path):
+    cfg = tiny_config(steps=8, privacy=PrivacyConfig(epsilon=3.0, delta=1e-4))
+    res = train(cfg, digits, tmp_path / "run", log_every=1000)
+    assert res.steps == 8
+    assert 0.97 * 3.0 <= res.epsilon <= 3.0
+
+
+def test_resume_keeps_counting(digits, tmp_path):
+    cfg = tiny_config(steps=4, privacy=PrivacyConfig(epsilon=None, noise_multiplier=1.0, delta=1e-4))
+    first = train(cfg, digits, tmp_path / "a", log_every=1000)
+    ck = load_checkpoint(first.checkpoint)
+    cfg2 = tiny_config(steps=7, privacy=PrivacyConfig(epsilon=None, noise_multiplier=1.0, delta=1e-4))
+    second = train(cfg2, digits, tmp_path / "b", resume=ck, log_every=1000)
+    assert second.steps == 7
+    q = cfg.batch_size / len(digits)
+    assert second.epsilon == pytest.approx(epsilon_of("rdp", [(1.0, q, 7)], 1e-4))
+    assert second.epsilon > first.epsilon
+
+
+def test_non_private_baseline(digits, tmp_path):
+    cfg = tiny_config(steps=3, privacy=PrivacyConfig(epsilon=math.inf))
+    res = train(cfg, digits, tmp_path / "run", log_every=1)
+    assert math.isinf(res.epsilon)
+    meta = load_checkpoint(res.checkpoint).meta
+    assert meta["privacy"]["private"] is False and meta["privacy"]["history"] == []
+    assert json.loads((tmp_path / "run/config.json").read_text())["privacy"]["epsilon"] == "inf"
+
+
+def test_unsupervised_and_d_steps_per_g(digits, tmp_path):
+    cfg = tiny_config(steps=6, code_mode="unsupervised", d_steps_per_g=3)
+    res = train(cfg, digits, tmp_path / "run", log_every=1)
+    run = read_run(tmp_path / "run")
+    assert res.steps == 6 and run.metrics[-1]["g_steps"] == 2
+    # every discriminator step, on its own Poisson batch, is counted by the accountant
+    assert load_checkpoint(res.checkpoint).meta["privacy"]["history"][0][2] == 6
+    assert load_checkpoint(res.checkpoint).code_to_label is None
+
+
+def test_should_stop_keeps_checkpoint(digits, tmp_path):
+    calls = {"n": 0}
+
+    def stop():
+        calls["n"] += 1
+        return calls["n"] > 3
+
+    res = train(tiny_config(steps=50), digits, tmp_path / "run", should_stop=stop, log_every=1000)
+    assert res.state == "stopped" and res.steps == 3
+    assert read_run(tmp_path / "run").state == "stopped"
+    assert load_checkpoint(res.checkpoint).meta["privacy"]["steps"] == 3
