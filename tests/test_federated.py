@@ -137,6 +137,49 @@ def test_two_clients_two_rounds_on_the_simulation_engine(tmp_path, capsys):
     assert [p["classes"] for p in cfg["federated"]["partitions"]] == [[0, 1, 2, 3, 4], [5, 6, 7, 8, 9]]
 
 
+class LoopGrid:
+    """A Flower Grid that runs the real ClientApp in-process (no Ray): each node keeps its context."""
+
+    def __init__(self, k: int):
+        from flwr.app import Context, RecordDict
+        from flwr.supercore.task_identity import TaskIdentity
+
+        TaskIdentity.run_id, TaskIdentity.task_id, TaskIdentity.node_id = 1, 1, 0
+        self.ctx = {i + 1: Context(run_id=1, node_id=i + 1, node_config={"partition-id": i, "num-partitions": k},
+                                   state=RecordDict(), run_config={}) for i in range(k)}
+
+    def get_node_ids(self):
+        return list(self.ctx)
+
+    def send_and_receive(self, messages, *, timeout=None):  # noqa: ARG002
+        from flwr.app import Error, Message
+
+        from dpinfogan.federated.client_app import app
+
+        out = []
+        for m in messages:
+            try:
+                out.append(app(m, self.ctx[m.metadata.dst_node_id]))
+            except Exception as e:  # what a SuperNode sends back when its ClientApp raises
+                out.append(Message(Error(code=1, reason=f"{type(e).__name__}: {e}"), reply_to=m))
+        return out
+
+
+def test_message_api_central_dp_and_budget_refusal(tmp_path):
+    from dpinfogan.federated.server_app import run_server
+
+    fed = tiny_fed(local_steps=2, central_sigma=0.1, central_clip=5.0)
+    grid = LoopGrid(2)
+    run_server(grid, fed, str(tmp_path / "first"))
+    _check_run(tmp_path / "first", fed, rounds=2)
+    meta = read_metadata(tmp_path / "first" / "checkpoint.safetensors")
+    assert meta["privacy"]["federated"]["central_dp"] == {"noise_multiplier": 0.1, "clipping_norm": 5.0}
+    # Same nodes, same budget: their accountants remember the R·E steps spent, so they refuse.
+    run_server(grid, fed, str(tmp_path / "again"))
+    st = read_run(tmp_path / "again").status
+    assert st["state"] == "stopped" and "budget" in st["message"] and st["round"] == 0
+
+
 # -- Flower's deployment engine on loopback (smoke test) ------------------------------------------
 def _free_port() -> int:
     with socket.socket() as s:
