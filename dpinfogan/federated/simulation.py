@@ -27,6 +27,9 @@ def simulate(fed: FedConfig, run_dir: str | os.PathLike, *, cpus: Optional[int] 
     # Ray's workers import the ClientApp: make this checkout importable there too.
     paths = [str(PROJECT_ROOT)] + [p for p in os.environ.get("PYTHONPATH", "").split(os.pathsep) if p]
     os.environ["PYTHONPATH"] = os.pathsep.join(dict.fromkeys(paths))
+    # Ray runs its workers at niceness 15: on a shared laptop the clients would starve behind any other
+    # job (a single-machine run trains at 0). Set RAY_worker_niceness yourself to keep Ray polite.
+    os.environ.setdefault("RAY_worker_niceness", "0")
     cpus = cpus or min(fed.clients, os.cpu_count() or 1)
 
     def _on_signal(signum, frame):  # noqa: ARG001
