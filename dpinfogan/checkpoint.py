@@ -138,6 +138,16 @@ def load_checkpoint(path: str | os.PathLike) -> Checkpoint:
     return Checkpoint(config, g, d, meta, _optimizer_state(meta, tensors), path)
 
 
+def export_checkpoint(src: str | os.PathLike, dst: str | os.PathLike, half: bool = False) -> Path:
+    """Copy a checkpoint without optimizer state (optionally float16): what ships in the zoo."""
+    ck = load_checkpoint(src)
+    m = ck.meta
+    return save_checkpoint(
+        dst, config=ck.config, generator=ck.generator, discriminator=ck.discriminator,
+        privacy=m["privacy"], training=m["training"], code_to_label=m.get("code_to_label"), half=half,
+    )
+
+
 def restore_optimizer(ckpt: Checkpoint, name: str, opt: torch.optim.Optimizer) -> bool:
     """Load a saved optimizer state into ``opt``; False when the checkpoint has none."""
     sd = ckpt.optimizer_state.get(name)

@@ -324,6 +324,24 @@ def cmd_attack(a: argparse.Namespace) -> int:
     return cli_attack(a)
 
 
+def add_export_parser(sub) -> None:
+    p = sub.add_parser("export", help="re-save a checkpoint for shipping: no optimizer state, optionally float16")
+    p.add_argument("checkpoint", type=Path, help="a .safetensors checkpoint")
+    p.add_argument("out", type=Path, help="output .safetensors")
+    p.add_argument("--half", action="store_true", help="store weights as float16 (about half the size)")
+    p.set_defaults(handler=cmd_export)
+
+
+def cmd_export(a: argparse.Namespace) -> int:
+    from .checkpoint import export_checkpoint
+
+    if a.out.suffix != ".safetensors":
+        raise UsageError(f"output must end in .safetensors, got {a.out}")
+    out = export_checkpoint(a.checkpoint, a.out, half=a.half)
+    print(f"wrote {out} ({out.stat().st_size / 1e6:.2f} MB)")
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="python -m dpinfogan",
@@ -332,7 +350,7 @@ def build_parser() -> argparse.ArgumentParser:
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
     from .federated.cli import add_federated_parser  # imports no flwr until a federation starts
 
-    for add in (add_train_parser, add_sample_parser, add_info_parser,
+    for add in (add_train_parser, add_sample_parser, add_info_parser, add_export_parser,
                 add_train_evaluator_parser, add_evaluate_parser, add_sweep_parser, add_attack_parser,
                 add_federated_parser):
         add(sub)

@@ -93,3 +93,13 @@ def test_foreign_safetensors(tmp_path):
     save_file({"w": torch.zeros(2)}, str(p))
     with pytest.raises(ValueError, match="not a DP-InfoGAN checkpoint"):
         load_checkpoint(p)
+
+
+def test_export_keeps_metadata_drops_optimizer(saved, tmp_path):
+    from dpinfogan.checkpoint import export_checkpoint
+
+    _, path = saved
+    out = export_checkpoint(path, tmp_path / "z.safetensors", half=True)
+    a, b = read_metadata(path), read_metadata(out)
+    assert a["privacy"] == b["privacy"] and a["config"] == b["config"]
+    assert load_checkpoint(out).optimizer_state == {}
