@@ -39,7 +39,7 @@ with right:
                                       "unsupervised": "unsupervised: InfoGAN discovers it"}.get)
     steps = st.number_input("Training steps (discriminator updates)", 1, 100_000, 300, step=50, key="train_steps")
     batch = st.number_input("Batch size (expected real images per step)", 1, 4096, 64, step=16, key="train_batch")
-    st.caption(f"≈ {steps * batch / n:.2g} passes over the {n:,} images.")
+    st.caption(f"≈ {steps * batch / n:,.1f} passes over the {n:,} images.")
     with st.expander("Advanced settings"):
         a1, a2 = st.columns(2)
         sigma = a1.number_input("Noise multiplier σ (0 = calibrate from ε)", 0.0, 100.0, 0.0, step=0.1,
@@ -78,6 +78,7 @@ if st.button("▶ Start training", type="primary", disabled=problem is not None,
         st.error(f"Cannot start: {e}")
     else:
         st.session_state.train_run = run_dir.name
+        st.session_state.train_show = run_dir.name  # the run picker below switches to the new run
         job = jobs.get_job(run_dir)
         if job.state == "queued":
             st.info(f"Queued `{run_dir.name}`: {jobs.max_concurrent()} run(s) already training; it starts "
