@@ -26,7 +26,9 @@ def _load(path: str, mtime: float) -> tuple[dict | None, str | None]:  # noqa: A
 
 
 def _eps_text(r: dict) -> str:
-    return "no privacy (ε = ∞)" if not r["private"] else f"ε = {r['epsilon']:.3g}"
+    steps = r["model"].get("steps")
+    tail = f", {steps:,} steps" if isinstance(steps, int) else ""
+    return ("no privacy (ε = ∞)" if not r["private"] else f"ε = {r['epsilon']:.3g}") + tail
 
 
 @st.cache_data(show_spinner=False)
@@ -72,7 +74,7 @@ if not results:
     st.info("No attack results yet. Train the attack-lab models with `python scripts/attack_lab.py train ...` and "
             "attack them with `python -m dpinfogan attack checkpoints/attack-lab/<name>.safetensors`.")
     st.stop()
-results.sort(key=lambda r: -r["epsilon"] if math.isfinite(r["epsilon"]) else -math.inf)  # ∞ first, then large ε
+results.sort(key=lambda r: (-r["epsilon"], -(r["model"].get("steps") or 0)))  # ∞ first, then large ε
 color = {r["checkpoint"]: COLORS[i % len(COLORS)] for i, r in enumerate(results)}
 names = {"logan": "white-box (D score)", "gan_leaks": "black-box (pixels)",
          "gan_leaks_features": "black-box (evaluator features)"}

@@ -7,6 +7,8 @@ thread, then ``python -m dpinfogan attack`` (the same code) writes its results J
     python scripts/attack_lab.py train --name nonprivate --epsilon inf
     python scripts/attack_lab.py train --name eps10 --epsilon 10
     python scripts/attack_lab.py train --name eps1 --epsilon 1
+    python scripts/attack_lab.py train --name nonprivate-long --epsilon inf --steps 6000 \
+        --resume checkpoints/attack-lab/nonprivate.safetensors --max-seconds 3000  # more steps (Adam restarts)
     python -m dpinfogan attack checkpoints/attack-lab/nonprivate.safetensors   # likewise for each
 """
 from __future__ import annotations
@@ -23,6 +25,7 @@ sys.path.insert(0, str(ROOT))
 import torch  # noqa: E402
 
 from dpinfogan.attacks import LAB_SEED, LAB_SIZE, lab_split  # noqa: E402
+from dpinfogan.checkpoint import load_checkpoint  # noqa: E402
 from dpinfogan.config import PrivacyConfig, TrainConfig  # noqa: E402
 from dpinfogan.train import Trainer  # noqa: E402
 
@@ -39,6 +42,8 @@ def main() -> int:
     t.add_argument("--steps", type=int, default=2000)
     t.add_argument("--batch-size", type=int, default=64)
     t.add_argument("--seed", type=int, default=0)
+    t.add_argument("--max-seconds", type=float, default=None, help="stop and save after this much wall time")
+    t.add_argument("--resume", type=Path, default=None, help="continue a saved attack-lab model (total --steps)")
     a = ap.parse_args()
 
     members, _ = lab_split(LAB_SEED, LAB_SIZE)
@@ -46,9 +51,10 @@ def main() -> int:
         dataset="offline-digits", batch_size=a.batch_size, steps=a.steps, threads=1, seed=a.seed,
         privacy=PrivacyConfig(epsilon=a.epsilon, delta=a.delta),
     )
-    trainer = Trainer(cfg, members)
+    resume = load_checkpoint(a.resume) if a.resume else None
+    trainer = Trainer(cfg, members, resume=resume)
     t0 = time.perf_counter()
-    while trainer.budget_steps > 0:
+    while trainer.budget_steps > 0 and (a.max_seconds is None or time.perf_counter() - t0 < a.max_seconds):
         stats = trainer.step()
         if trainer.step_count % 200 == 0:
             print(f"{a.name}: step {trainer.step_count}/{trainer.target_steps} ε={trainer.epsilon():.3g} "
