@@ -115,7 +115,8 @@ current = st.session_state.get("fed_run")
 chosen = st.selectbox("Show run", ids, index=ids.index(current) if current in ids else 0, key="fed_show",
                       format_func=lambda i: f"{STATE_ICONS.get(launcher.state(runs[ids.index(i)]), '?')} {i}")
 st.session_state.fed_run = chosen
-active = launcher.state(runs[ids.index(chosen)]) in ("queued", "running", "stopping")
+active = launcher.state(runs[ids.index(chosen)]) in ("queued", "running", "stopping") or launcher.isolated_running(
+    runs[ids.index(chosen)].path)
 
 
 def _client_table(info, names) -> list[dict]:
@@ -187,7 +188,7 @@ def live_panel() -> None:
             st.caption(f"Client 0 only ever held digits {', '.join(map(str, held))}: rows "
                        f"{', '.join(map(str, never))} in the federated grid are digits it never saw.")
     was = st.session_state.get("fed_was_active")
-    now = state in ("queued", "running", "stopping")
+    now = state in ("queued", "running", "stopping") or launcher.isolated_running(run.path)
     st.session_state.fed_was_active = now
     if was and not now:
         st.rerun(scope="app")

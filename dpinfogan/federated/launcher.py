@@ -75,6 +75,12 @@ def state(info: RunInfo) -> str:
     return st
 
 
+def isolated_running(run_dir: str | os.PathLike, client: int = 0) -> bool:
+    """True while the isolated-client baseline (trained after the federation) is still training."""
+    iso = read_run(Path(run_dir) / "isolated" / f"client-{client}")
+    return iso.error is None and iso.state == "running"
+
+
 def is_federated(info: RunInfo) -> bool:
     return isinstance(info.config.get("federated"), dict) or (info.path / JOB_NAME).is_file()
 

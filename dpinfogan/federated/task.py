@@ -60,10 +60,10 @@ class FedConfig:
     run_dir: str = ""  # server: the run folder ("" = a new runs/<id>)
 
     def validate(self) -> None:
-        for name in ("clients", "rounds", "local_steps"):
+        validate_split(self.clients, max(self.clients, 1), self.split, self.alpha)  # K ≥ 1, the split, α > 0
+        for name in ("rounds", "local_steps"):
             if getattr(self, name) < 1:
                 raise ValueError(f"{name.replace('_', ' ')} must be at least 1, got {getattr(self, name)}")
-        validate_split(self.clients, max(self.clients, 1), self.split, self.alpha)
         if not (self.epsilon > 0 and math.isfinite(self.epsilon)):
             raise ValueError(f"each client's ε must be a positive finite number, got {self.epsilon}")
         if self.central_sigma < 0 or self.central_clip <= 0:
