@@ -200,6 +200,10 @@ def run_sweep(
         else:
             publish("running", eps, phase="evaluating")
             log(f"{head}: evaluating")
+            if "real" not in eval_kwargs:  # load the real test set once for the whole sweep
+                from .data import load_dataset
+
+                eval_kwargs["real"] = load_dataset(base.dataset, train=False, download=False)
             evaluate_checkpoint(ck_path, seed=base.seed, **eval_kwargs, log=lambda m, h=head: log(f"{h}: {m}"))
         rows[eps] = row_from_checkpoint(ck_path)
         r = rows[eps]
