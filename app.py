@@ -3,8 +3,6 @@ import random
 
 import streamlit as st
 
-from dpinfogan.ui import cache, models
-
 st.set_page_config(page_title="DP-InfoGAN Studio", page_icon="🔒", layout="wide")
 st.title("DP-InfoGAN Studio")
 st.markdown(
@@ -20,48 +18,13 @@ st.graphviz_chart(
     """digraph { rankdir=LR; node [shape=box, style="rounded,filled", fillcolor="#eef3fb", fontname="sans-serif"];
     codes [label="random noise z\\n+ digit code c1\\n+ style codes c2, c3"]; G [label="Generator"];
     fake [label="generated digits", fillcolor="#fff"]; real [label="real digits\\n(private data)", fillcolor="#fde2e1"];
-    D [label="Discriminator + Q head\\ntrained with DP-SGD:\\nclip each image's gradient,\\nadd Gaussian noise", fillcolor="#fde2e1"];
+    D [label="Discriminator + Q head\\ntrained with DP-SGD:\\nclip each image's gradient,\\nadd Gaussian noise",
+       fillcolor="#fde2e1"];
     codes -> G -> fake -> D; real -> D; D -> G [label="feedback (already private)", style=dashed]; }""",
     width="content",
 )
 
-st.header("Same latent, three privacy levels")
-st.caption("Each column is a different generator from the shipped zoo, fed exactly the same noise and codes. "
-           "Row = noise draw, column = the digit asked for.")
-if "home_seed" not in st.session_state:
-    st.session_state.home_seed = 0
-if st.button("🎲 New sample", key="home_new_sample"):
-    st.session_state.home_seed = random.randrange(1_000_000)
-seed = st.session_state.home_seed
-
-zoo = models.discover_zoo()
-for e in zoo:
-    if e.error:
-        st.warning(f"Skipped zoo file `{e.path.name}`: {e.error}")
-picks = models.pick_comparison(zoo)
-titles = {1.0: "ε ≈ 1 — strong privacy", 10.0: "ε ≈ 10 — moderate privacy", models.INF_EPS: "no privacy (ε = ∞)"}
-cols = st.columns(3)
-for col, (target, entry) in zip(cols, picks):
-    with col:
-        st.subheader(titles[target])
-        if entry is None:
-            st.info("No such model in the zoo yet (`checkpoints/`). Train one on the **Train** page "
-                    "or with `python -m dpinfogan train`.")
-            continue
-        ck, err = cache.load_model(entry)
-        if ck is None:
-            st.error(f"`{entry.path.name}`: {err}")
-            continue
-        n_cat = ck.config.latent.n_categories
-        labels = entry.code_labels()
-        cats = list(range(n_cat)) * 2
-        png, err = cache.render(entry, cats, [()] * len(cats), [seed] * n_cat + [seed + 1] * n_cat, nrow=n_cat, scale=2)
-        if png is None:
-            st.error(err)
-            continue
-        st.image(png, caption=f"{entry.label} · columns: {' '.join(labels)}", width="stretch", output_format="PNG")
-        st.caption(entry.settings_text())
-
+demo = st.container()  # filled last: the text and navigation show while torch loads (cold start)
 st.header("What each page is for")
 st.markdown(
     """
@@ -73,6 +36,50 @@ st.markdown(
   share the view by URL.
 """
 )
-if not zoo:
-    st.info("The zoo folder is empty. Everything still works: train a model on the Train page, "
-            "it then appears in the explorer and on the chart.")
+
+with demo:
+    from dpinfogan.ui import cache, models  # imports torch: the slow part of a cold start
+
+    st.header("Same latent, three privacy levels")
+    st.caption("Each column is a different generator from the shipped zoo, fed exactly the same noise and codes. "
+               "Row = noise draw, column = the digit asked for.")
+    if "home_seed" not in st.session_state:
+        st.session_state.home_seed = 0
+    if st.button("🎲 New sample", key="home_new_sample"):
+        st.session_state.home_seed = random.randrange(1_000_000)
+    seed = st.session_state.home_seed
+
+    zoo = models.discover_zoo()
+    for e in zoo:
+        if e.error:
+            st.warning(f"Skipped zoo file `{e.path.name}`: {e.error}")
+    picks = models.pick_comparison(zoo)
+    titles = {1.0: "ε ≈ 1 — strong privacy", 10.0: "ε ≈ 10 — moderate privacy",
+              models.INF_EPS: "no privacy (ε = ∞)"}
+    cols = st.columns(3)
+    for col, (target, entry) in zip(cols, picks):
+        with col:
+            st.subheader(titles[target])
+            if entry is None:
+                st.info("No such model in the zoo yet (`checkpoints/`). Train one on the **Train** page "
+                        "or with `python -m dpinfogan train`.")
+                continue
+            ck, err = cache.load_model(entry)
+            if ck is None:
+                st.error(f"`{entry.path.name}`: {err}")
+                continue
+            n_cat = ck.config.latent.n_categories
+            labels = entry.code_labels()
+            cats = list(range(n_cat)) * 2
+            seeds = [seed] * n_cat + [seed + 1] * n_cat
+            png, err = cache.render(entry, cats, [()] * len(cats), seeds, nrow=n_cat, scale=2)
+            if png is None:
+                st.error(err)
+                continue
+            st.image(png, caption=f"{entry.label} · columns: {' '.join(labels)}", width="stretch",
+                     output_format="PNG")
+            st.caption(entry.settings_text())
+
+    if not zoo:
+        st.info("The zoo folder is empty. Everything still works: train a model on the Train page, "
+                "it then appears in the explorer and on the chart.")

@@ -43,7 +43,8 @@ with right:
     with st.expander("Advanced settings"):
         a1, a2 = st.columns(2)
         sigma = a1.number_input("Noise multiplier σ (0 = calibrate from ε)", 0.0, 100.0, 0.0, step=0.1,
-                                key="train_sigma", help="Noise std is σ·C. With a fixed σ the run stops when ε is spent.")
+                                key="train_sigma",
+                                help="Noise std is σ·C. With a fixed σ the run stops when ε is spent.")
         clip = a2.number_input("Clipping norm C", 0.01, 100.0, 1.0, step=0.1, key="train_clip")
         lr_d = a1.number_input("Discriminator learning rate", 1e-6, 1.0, 2e-4, format="%.5f", key="train_lr_d")
         lr_g = a2.number_input("Generator learning rate", 1e-6, 1.0, 1e-3, format="%.5f", key="train_lr_g")

@@ -22,7 +22,8 @@ METRICS = {
                                                   "feature space (lower is better; not Inception-FID)."),
     "code_accuracy": ("Code accuracy", "How often the evaluator sees the digit the code asked for (higher is better)."),
     "proxy": ("Template match (proxy)", "Computed here for every model: nearest real class-mean image on 200 samples. "
-                                        "A rough proxy, not an evaluator metric — useful when no evaluation exists yet."),
+                                        "A rough proxy, not an evaluator metric — useful when no evaluation "
+                                        "exists yet."),
 }
 SWEEP_EPS = [1.0, 3.0, 10.0, math.inf]
 
@@ -116,7 +117,8 @@ def chart_and_sweep() -> None:
         else:
             n_cat = ck.config.latent.n_categories
             cats = list(range(n_cat)) * 4
-            png, err = cache.render(e, cats, [()] * len(cats), [i // n_cat for i in range(len(cats))], nrow=n_cat, scale=3)
+            seeds = [i // n_cat for i in range(len(cats))]  # one noise draw per row
+            png, err = cache.render(e, cats, [()] * len(cats), seeds, nrow=n_cat, scale=3)
             st.image(png, caption=" · ".join(e.code_labels()), output_format="PNG")
             st.caption(e.settings_text())
             ev = e.evaluation()

@@ -99,22 +99,20 @@ with right:
                                key=f"dl_{m.key}", on_click="ignore")
 
 st.subheader("Traversals")
-st.caption("Each strip changes one code and keeps everything else fixed.")
+st.caption("Each strip changes one code and keeps everything else fixed (same noise seed).")
 steps = [-2.0 + 0.5 * i for i in range(9)]
-for m in models:
+for m in models:  # strips keep the other style codes at 0, so moving a slider does not redraw them
     ck, err = cache.load_model(m)
     if ck is None:
         continue
-    k = ck.config.latent.n_continuous
+    n_cat, k = ck.config.latent.n_categories, ck.config.latent.n_continuous
     mc = code_for(m, digit)
     own_labels = m.code_labels()
     st.markdown(f"**{m.label}**")
-    png, _ = cache.render(m, list(range(ck.config.latent.n_categories)), [conts] * ck.config.latent.n_categories,
-                          [seed] * ck.config.latent.n_categories, nrow=ck.config.latent.n_categories, scale=3)
+    png, _ = cache.render(m, list(range(n_cat)), [()] * n_cat, [seed] * n_cat, nrow=n_cat, scale=3)
     st.image(png, caption="categorical code: " + " · ".join(own_labels), output_format="PNG")
     for i in range(k):
-        rows = [list(conts[:k]) + [0.0] * max(0, k - len(conts)) for _ in steps]
-        for r, v in zip(rows, steps):
-            r[i] = v
+        rows = [[v if j == i else 0.0 for j in range(k)] for v in steps]
         png, _ = cache.render(m, [mc] * len(steps), rows, [seed] * len(steps), nrow=len(steps), scale=3)
-        st.image(png, caption=f"style code c{i + 2} from −2 to 2 (digit {own_labels[mc]})", output_format="PNG")
+        st.image(png, caption=f"style code c{i + 2} from −2 to 2, the others at 0 (digit {own_labels[mc]})",
+                 output_format="PNG")

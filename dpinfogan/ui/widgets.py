@@ -11,7 +11,8 @@ from . import cache, charts
 from .models import checkpoints_root
 
 EPS_OPTIONS = [0.1, 0.2, 0.5, 1.0, 2.0, 3.0, 5.0, 8.0, 10.0, 20.0, 50.0, 100.0, math.inf]
-STATE_ICONS = {"queued": "⏳", "running": "🏃", "stopping": "✋", "finished": "✅", "stopped": "⏹️", "failed": "❌"}
+STATE_ICONS = {"queued": "⏳", "running": "🏃", "stopping": "✋", "finished": "✅", "stopped": "⏹️",
+               "failed": "❌"}
 
 
 def eps_label(eps: float) -> str:
@@ -51,7 +52,8 @@ def fmt_seconds(s: Optional[float]) -> str:
 def job_label(j: jobs.Job) -> str:
     eps = j.info.config.get("privacy", {}).get("epsilon")
     tgt = "∞" if eps in ("inf", None) and j.info.config.get("privacy", {}).get("noise_multiplier") is None else eps
-    return f"{STATE_ICONS.get(j.state, '?')} {j.id} · {j.state} · target ε {tgt} · {j.info.config.get('dataset', '?')}"
+    ds = j.info.config.get("dataset", "?")
+    return f"{STATE_ICONS.get(j.state, '?')} {j.id} · {j.state} · target ε {tgt} · {ds}"
 
 
 def run_panel(job: jobs.Job, key: str) -> None:
@@ -91,7 +93,8 @@ def run_panel(job: jobs.Job, key: str) -> None:
     with c3:
         grid = job.info.latest_grid
         if grid is not None:
-            st.image(str(grid), caption=f"fixed latent, one row per code (step {job.step})", width="stretch", output_format="PNG")
+            st.image(str(grid), caption=f"fixed latent, one row per code (step {job.step})", width="stretch",
+                     output_format="PNG")
         else:
             st.caption("The sample grid appears after the first saved step.")
     with c4:

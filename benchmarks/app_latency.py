@@ -1,0 +1,148 @@
+"""App latency: slider → new image (server time) and cold start → interactive home page.
+
+    .venv/bin/python benchmarks/app_latency.py [--zoo checkpoints/] [--repeats 20] [--no-browser]
+
+1. Slider: the Latent explorer in Streamlit's headless AppTest; each repeat moves a style slider to a value
+   not seen before (so the image cache misses) and times the whole script rerun. The drawing itself
+   (cached model → generator → PNG) is timed separately.
+2. Cold start: spawns ``streamlit run app.py`` and times (a) until the server answers its health check
+   and (b) until headless Chromium shows the home page with its three generators drawn.
+Without ``--zoo`` a zoo of three default-size generators (ε = 1, 10, ∞; 2 training steps each) is built
+in a temp folder — the same network size as the shipped zoo.
+"""
+from __future__ import annotations
+
+import argparse
+import math
+import os
+import socket
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+import urllib.request
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+
+def build_zoo(folder: Path) -> Path:
+    import torch
+
+    from dpinfogan.config import PrivacyConfig, TrainConfig
+    from dpinfogan.data import load_dataset
+    from dpinfogan.train import Trainer
+
+    torch.set_num_threads(1)
+    data = load_dataset("offline-digits")
+    for name, eps in (("bench-eps1", 1.0), ("bench-eps10", 10.0), ("bench-nonprivate", math.inf)):
+        t = Trainer(TrainConfig(dataset="offline-digits", steps=2, batch_size=64,
+                                privacy=PrivacyConfig(epsilon=eps, delta=1e-4)), data)
+        t.step()
+        t.step()
+        t.save(folder / f"{name}.safetensors", half=True, with_optimizers=False)
+    return folder
+
+
+def slider_latency(zoo: Path, runs: Path, repeats: int) -> dict:
+    from streamlit.testing.v1 import AppTest
+
+    os.environ["DPINFOGAN_CHECKPOINTS"], os.environ["DPINFOGAN_RUNS"] = str(zoo), str(runs)
+    at = AppTest.from_file(str(ROOT / "pages" / "3_Latent_explorer.py"), default_timeout=120)
+    t0 = time.perf_counter()
+    at.run()
+    first = time.perf_counter() - t0
+    assert not at.exception, at.exception
+    times = []
+    for i in range(repeats):
+        t0 = time.perf_counter()
+        at.slider(key="c1").set_value(round(-1.9 + 3.8 * i / max(repeats - 1, 1), 1)).run()
+        times.append(time.perf_counter() - t0)
+        assert not at.exception, at.exception
+
+    # the drawing alone, through the same cached model (image cache bypassed)
+    from dpinfogan.checkpoint import load_checkpoint
+    from dpinfogan.ui.models import discover_zoo, draw, png_bytes
+
+    entry = discover_zoo(zoo)[0]
+    ck = load_checkpoint(entry.path)
+    draw_times = []
+    for i in range(repeats):
+        t0 = time.perf_counter()
+        png_bytes(draw(ck.generator, ck.config.latent, [3], [[i / repeats, 0.0]], [i]), nrow=1, scale=8)
+        draw_times.append(time.perf_counter() - t0)
+    return {"first_render_s": first, "slider_rerun_ms": [1000 * t for t in times],
+            "draw_png_ms": [1000 * t for t in draw_times]}
+
+
+def cold_start(zoo: Path, runs: Path, browser: bool) -> dict:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    env = {**os.environ, "DPINFOGAN_CHECKPOINTS": str(zoo), "DPINFOGAN_RUNS": str(runs)}
+    t0 = time.perf_counter()
+    proc = subprocess.Popen([sys.executable, "-m", "streamlit", "run", "app.py", "--server.headless", "true",
+                             "--server.port", str(port), "--browser.gatherUsageStats", "false"],
+                            cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    out: dict = {}
+    try:
+        url = f"http://127.0.0.1:{port}"
+        while True:
+            try:
+                if urllib.request.urlopen(url + "/_stcore/health", timeout=1).read() == b"ok":
+                    break
+            except OSError:
+                time.sleep(0.05)
+        out["server_ready_s"] = time.perf_counter() - t0
+        if browser and Path("/usr/bin/chromium").exists():
+            from playwright.sync_api import sync_playwright
+
+            with sync_playwright() as p:
+                b = p.chromium.launch(executable_path="/usr/bin/chromium",
+                                      args=["--headless", "--no-sandbox", "--disable-gpu",
+                                            "--disable-background-networking"])
+                page = b.new_page()
+                t_nav = time.perf_counter()
+                page.goto(url)
+                page.wait_for_function("document.querySelectorAll(\"[data-testid='stImage'] img\").length >= 3",
+                                       timeout=120_000)
+                now = time.perf_counter()
+                out["home_interactive_s"] = now - t0
+                out["home_render_after_ready_s"] = now - t_nav
+                b.close()
+    finally:
+        proc.terminate()
+        proc.wait(timeout=20)
+    return out
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--zoo", type=Path, default=None, help="zoo folder (default: build a temp one)")
+    ap.add_argument("--repeats", type=int, default=20)
+    ap.add_argument("--no-browser", action="store_true", help="skip the Chromium cold-start measurement")
+    a = ap.parse_args()
+    with tempfile.TemporaryDirectory() as tmp:
+        tmp = Path(tmp)
+        zoo = a.zoo or build_zoo(tmp / "zoo")
+        runs = tmp / "runs"
+        cold = cold_start(zoo, runs, not a.no_browser)  # first, while nothing is cached or imported
+        sl = slider_latency(zoo, runs, a.repeats)
+    med = statistics.median
+    print(f"machine: {os.cpu_count()} CPUs, load average {os.getloadavg()[0]:.1f}")
+    print(f"cold start: server ready {cold['server_ready_s']:.2f} s", end="")
+    if "home_interactive_s" in cold:
+        print(f"; home page interactive (3 generators drawn in Chromium) {cold['home_interactive_s']:.2f} s "
+              f"after launch ({cold['home_render_after_ready_s']:.2f} s after the server was ready)")
+    else:
+        print(" (no Chromium: home page time not measured)")
+    print(f"explorer first render (AppTest, models loaded): {sl['first_render_s']:.2f} s")
+    print(f"slider -> new image, whole script rerun (AppTest): median {med(sl['slider_rerun_ms']):.1f} ms, "
+          f"max {max(sl['slider_rerun_ms']):.1f} ms over {a.repeats}")
+    print(f"  of which draw + PNG (cached model): median {med(sl['draw_png_ms']):.1f} ms")
+
+
+if __name__ == "__main__":
+    main()
