@@ -28,12 +28,17 @@ def _datasets() -> list[str]:
     return [d for d in available_datasets() if d in ("mnist", OFFLINE)]
 
 
+@st.cache_resource(max_entries=2, show_spinner=False)
+def _data(dataset: str):
+    return load_dataset(dataset)
+
+
 @st.cache_data(max_entries=16, show_spinner=False)
 def _preview(dataset: str, k: int, split: str, alpha: float, seed: int, batch: int):
     """Per-client counts by digit and a strip of each client's real images (PNG bytes)."""
     import io
 
-    data = load_dataset(dataset)
+    data = _data(dataset)
     parts = partition_indices(data.labels, k, split, alpha=alpha, seed=seed, min_size=batch)
     infos = [i.to_dict() for i in describe(data.labels, parts, len(data.class_names))]
     strips = []

@@ -34,6 +34,16 @@ ROOT = Path(__file__).resolve().parent.parent
 TINY = ["--batch-size", "32", "--g-width", "16", "--d-width", "8", "--d-hidden", "16", "--noise-dim", "8"]
 
 
+@pytest.fixture(autouse=True)
+def _digits_once(monkeypatch, digits):
+    """In-process code reuses the session's offline digits instead of re-reading them (slow)."""
+    import dpinfogan.federated.task as task
+
+    real = task.load_dataset
+    monkeypatch.setattr(task, "load_dataset", lambda name, *a, **k: digits if name == "offline-digits" else real(name, *a, **k))
+    task._DATA_CACHE.clear()
+
+
 def tiny_fed(**over) -> FedConfig:
     base = dict(clients=2, rounds=2, local_steps=3, batch_size=32, g_width=16, d_width=8, d_hidden=16, noise_dim=8,
                 epsilon=10.0, delta=1e-5)
