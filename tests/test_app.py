@@ -14,7 +14,6 @@ from dpinfogan.train import Trainer
 from dpinfogan.ui import models, quality
 
 ROOT = Path(__file__).resolve().parent.parent
-PAGES = ["app.py"] + sorted(str(p.relative_to(ROOT)) for p in (ROOT / "pages").glob("*.py"))
 MINE = ["app.py", "pages/1_Train.py", "pages/2_Privacy_vs_quality.py", "pages/3_Latent_explorer.py"]
 
 
@@ -129,6 +128,29 @@ def test_privacy_page_metric_switch_and_model_pick(env):
     assert not at.exception
     at.selectbox(key="pq_pick").set_value("zoo:tiny-eps10").run()
     assert not at.exception and any("Samples of tiny-eps10" in s.value for s in at.subheader)
+
+
+def test_sweep_button_queues_one_run_per_epsilon(env, tmp_path, monkeypatch):
+    from dpinfogan import jobs
+
+    env(False)
+    monkeypatch.setenv("DPINFOGAN_MAX_JOBS", "1")
+    at = run_page("pages/2_Privacy_vs_quality.py")
+    at.number_input(key="pq_sweep_steps").set_value(50)
+    at.button(key="pq_sweep").click().run()
+    try:
+        assert not at.exception and not at.error
+        sweep = jobs.list_jobs(tmp_path / "runs")
+        assert len(sweep) == 4 and all(j.tags.get("sweep") for j in sweep)
+        assert sorted(j.state for j in sweep) == ["queued", "queued", "queued", "running"]
+        eps = sorted(j.info.config["privacy"]["epsilon"] for j in sweep if j.info.config["privacy"]["epsilon"] != "inf")
+        assert eps == [1.0, 3.0, 10.0] and all(j.target_steps == 50 for j in sweep)
+        assert at.button(key="pq_sweep").disabled  # one sweep at a time
+        assert any("sweep runs: 0 of 4 done" in p.proto.text for p in at.get("progress"))
+    finally:
+        for j in jobs.list_jobs(tmp_path / "runs", pump_queue=False):
+            jobs.stop(j.path)
+    assert all(jobs.wait(j.path, 60).state == "stopped" for j in jobs.list_jobs(tmp_path / "runs", pump_queue=False))
 
 
 def test_train_page_validates_then_runs_to_the_end(env, tmp_path):

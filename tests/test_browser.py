@@ -101,7 +101,7 @@ def test_browser_slider_and_training_run(server):
         _shot(page, tmp_path, "home")
 
         # Latent explorer: move a style slider with the keyboard, the image follows, the URL too
-        page.goto(url + "/Latent_explorer?models=zoo:tiny-eps1&models=zoo:tiny-nonprivate")
+        page.goto(url + "/Latent_explorer?seed=3")
         expect(page.locator("[data-testid='stImage'] img").first).to_be_visible()
         before = _main_image_src(page)
         slider = page.get_by_role("slider").first
@@ -111,8 +111,8 @@ def test_browser_slider_and_training_run(server):
         page.wait_for_function("(b) => document.querySelector(\"[data-testid='stImage'] img\").src !== b", arg=before)
         assert _main_image_src(page) != before
         page.wait_for_url(re.compile(r"c1=0\.8"))
+        assert "seed=3" in page.url  # the shared view's settings stay in the URL
         _shot(page, tmp_path, "explorer")
-        print("explorer url:", page.url)
 
         # Train: a tiny run on the offline digits, watch it, stop it
         page.goto(url + "/Train")
