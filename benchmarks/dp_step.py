@@ -65,13 +65,14 @@ def make_case(size: str, batch: int, seed: int = 0):
 
 
 def make_step(kind: str, cfg: TrainConfig, d, batch: int) -> PrivateDStep:
-    """A fresh copy of ``d`` with its own Adam and the step of the given kind (σ = 1, C = 1)."""
+    """A fresh copy of ``d`` with its own Adam and the step of the given kind (σ = 1, C = 1;
+    generated rows clipped too when the config says so, as in training)."""
     d = copy.deepcopy(d)
     opt = torch.optim.Adam(d.parameters(), lr=cfg.lr_d, betas=(cfg.beta1, 0.999))
     return PrivateDStep(
         d, opt, cfg, noise_multiplier=1.0, max_grad_norm=1.0, expected_batch_size=float(batch),
         private=kind != "plain", method="opacus" if kind == "opacus" else "fast",
-        generator=torch.Generator().manual_seed(0),
+        generator=torch.Generator().manual_seed(0), clip_fake=cfg.privacy.clip_fake,
     )
 
 

@@ -190,8 +190,14 @@ class PrivateDStep:
         n_fake = fake_x.shape[0]
         rows = n + n_fake if self.clip_fake else n
         sq_norms = torch.zeros(rows)
+        per_sample: dict[nn.Module, torch.Tensor] = {}
         for layer, a, g in zip(self.layers, acts, grads_out):
-            sq_norms += _per_sample_sq_norm(layer, a[:rows], g[:rows])
+            if _keeps_direct_grads(layer, a, g):  # small per-sample grads: form once, reuse below
+                per_sample[layer] = psg = _conv_direct_grads(layer, a, g)  # every row, (n + n_fake, p·D)
+                b_sq = g[:rows].sum((2, 3)).pow(2).sum(1) if layer.bias is not None else 0.0
+                sq_norms += psg[:rows].pow(2).sum(1) + b_sq
+            else:
+                sq_norms += _per_sample_sq_norm(layer, a[:rows], g[:rows])
         norms = sq_norms[:n].sqrt()
         clip = (self.C / (norms + _EPS)).clamp(max=1.0)  # (n,)
         # Row weights: real rows clip_i / B (clipped sum, then the DP-SGD divisor); fake rows 1,
@@ -202,7 +208,7 @@ class PrivateDStep:
         row_w = torch.cat([clip / self.B, fake_w])
         std = self.sigma * self.C / self.B
         for layer, a, g in zip(self.layers, acts, grads_out):
-            gw, gb = _weighted_grad(layer, a, g, row_w)
+            gw, gb = _weighted_grad(layer, a, g, row_w, per_sample.get(layer))
             layer.weight.grad = gw + std * torch.randn(gw.shape, generator=self.generator)
             if gb is not None:
                 layer.bias.grad = gb + std * torch.randn(gb.shape, generator=self.generator)
@@ -264,9 +270,58 @@ def _opacus_norms(d: nn.Module) -> torch.Tensor:
 _CHUNK_FLOATS = 1 << 21
 
 
+_COPY_COST = 8  # a copied float costs about as much as 8 multiply-adds (memory-bound on CPU)
+
+
 def _unfold(layer: nn.Conv2d, a: torch.Tensor) -> torch.Tensor:
-    """Conv input (B, Cin, H, W) -> patches (B, Cin·kh·kw, L)."""
-    return F.unfold(a, layer.kernel_size, dilation=layer.dilation, padding=layer.padding, stride=layer.stride)
+    """Conv input (B, Cin, H, W) -> patches (B, Cin·kh·kw, L), one strided copy (im2col loops)."""
+    (kh, kw), (sh, sw), (dh, dw), (ph, pw) = layer.kernel_size, layer.stride, layer.dilation, layer.padding
+    x = F.pad(a, (pw, pw, ph, ph))
+    B, C, H, W = x.shape
+    Ho, Wo = (H - dh * (kh - 1) - 1) // sh + 1, (W - dw * (kw - 1) - 1) // sw + 1
+    b_, c_, h_, w_ = x.stride()
+    patches = x.as_strided((B, C, kh, kw, Ho, Wo), (b_, c_, dh * h_, dw * w_, sh * h_, sw * w_))
+    return patches.reshape(B, C * kh * kw, Ho * Wo)
+
+
+def _conv_plan(layer: nn.Conv2d, a_shape: torch.Size, g_shape: torch.Size) -> tuple[str, int]:
+    """Cheapest exact per-sample norm for this conv ("direct", "ghost" or "parity", by
+    multiply-adds + copied floats·_COPY_COST) and its temporary floats per sample."""
+    (kh, kw), (sh, sw) = layer.kernel_size, layer.stride
+    C, p, Ho, Wo = a_shape[1], g_shape[1], g_shape[2], g_shape[3]
+    L, D = Ho * Wo, C * kh * kw
+    costs = {  # plan: (cost, temporary floats) per sample
+        "direct": (p * D * L + _COPY_COST * D * L, D * L + p * D),  # form G_i A_iᵀ (p×D)
+        "ghost": (L * L * (D + p) + _COPY_COST * D * L, D * L + 2 * L * L),  # <A_iᵀA_i, G_iᵀG_i>
+    }
+    if layer.dilation == (1, 1) and kh % sh == 0 and kw % sw == 0:
+        YX = (Ho + kh // sh - 1) * (Wo + kw // sw - 1)
+        K = C * sh * sw
+        costs["parity"] = (YX * YX * K + L * L * p + _COPY_COST * K * YX, K * YX + YX * YX + 2 * L * L)
+    plan = min(costs, key=lambda k: costs[k][0])
+    return plan, costs[plan][1]
+
+
+def _parity_gram(layer: nn.Conv2d, a: torch.Tensor, Ho: int, Wo: int) -> torch.Tensor:
+    """A_iᵀA_i (B, L, L) without im2col, for stride s dividing kernel k.
+
+    Tap k_i = s·u + r reads padded row s·(l + u) + r, so splitting the padded input by row/column
+    parity (r, c) gives a (C·sh·sw, Y·X) matrix Z_i whose Gram M_i = Z_iᵀZ_i holds every patch
+    inner product: (A_iᵀA_i)[l, l'] = Σ_{u,v} M_i[l + (u,v), l' + (u,v)]. Z_i is 4× the input,
+    not 16×, and the Gram costs (Y·X)²·C·s² instead of L²·C·k².
+    """
+    (kh, kw), (sh, sw), (ph, pw) = layer.kernel_size, layer.stride, layer.padding
+    B, C, H, W = a.shape
+    uh, uw = kh // sh, kw // sw
+    Y, X = Ho + uh - 1, Wo + uw - 1
+    x = F.pad(a, (pw, X * sw - W - pw, ph, Y * sh - H - ph))  # exactly (Y·sh, X·sw); may crop unread rows
+    if sh == sw:  # the same reshuffle by PyTorch's dedicated kernel, which is faster
+        Z = F.pixel_unshuffle(x, sh).reshape(B, C * sh * sw, Y * X)
+    else:
+        Z = x.reshape(B, C, Y, sh, X, sw).permute(0, 1, 3, 5, 2, 4).reshape(B, C * sh * sw, Y * X)
+    M = torch.bmm(Z.transpose(1, 2), Z).view(B, Y, X, Y, X)
+    aa = sum(M[:, u : u + Ho, v : v + Wo, u : u + Ho, v : v + Wo] for u in range(uh) for v in range(uw))
+    return aa.reshape(B, Ho * Wo, Ho * Wo)
 
 
 def _per_sample_sq_norm(layer: nn.Module, a: torch.Tensor, g: torch.Tensor) -> torch.Tensor:
@@ -277,27 +332,56 @@ def _per_sample_sq_norm(layer: nn.Module, a: torch.Tensor, g: torch.Tensor) -> t
         gsq = g.pow(2).sum(1)
         return gsq * (a.pow(2).sum(1) + (1.0 if layer.bias is not None else 0.0))
     G = g.flatten(2)  # (B, p, L)
-    p, L = G.shape[1], G.shape[2]
-    D = layer.weight[0].numel()  # Cin·kh·kw
-    # ∇W_i = G_i A_iᵀ (p×D). Ghost norm ‖G_i A_iᵀ‖² = <A_iᵀA_i, G_iᵀG_i> costs L²(D+p) per sample,
-    # forming it costs D·p·L: take the cheaper (ghost for the wide 7×7 layer, direct for the first).
-    ghost = L * (D + p) < D * p
-    chunk = max(1, _CHUNK_FLOATS // (D * L))
+    Ho, Wo = g.shape[2], g.shape[3]
+    # ∇W_i = G_i A_iᵀ (p×D, A_i the im2col patches). Either form it (direct: the 28×28 first layer)
+    # or never form it: ‖G_i A_iᵀ‖² = <A_iᵀA_i, G_iᵀG_i> (ghost: the 7×7 layer, whose A_iᵀA_i
+    # is cheapest from the parity split). Rows are processed in chunks to bound temporaries.
+    plan, floats = _conv_plan(layer, a.shape, g.shape)
+    if plan == "direct":
+        sq = _conv_direct_grads(layer, a, g).pow(2).sum(1)
+        return sq + G.sum(2).pow(2).sum(1) if layer.bias is not None else sq
+    chunk = max(1, _CHUNK_FLOATS // floats)
     w_sq = []
     for s in range(0, a.shape[0], chunk):
-        A, Gc = _unfold(layer, a[s : s + chunk]), G[s : s + chunk]  # (b, D, L), (b, p, L)
-        if ghost:
+        ac, Gc = a[s : s + chunk], G[s : s + chunk]  # (b, C, H, W), (b, p, L)
+        if plan == "ghost":
+            A = _unfold(layer, ac)
             aa = torch.bmm(A.transpose(1, 2), A)  # (b, L, L)
-            w_sq.append(aa.mul_(torch.bmm(Gc.transpose(1, 2), Gc)).sum((1, 2)))
         else:
-            w_sq.append(torch.bmm(Gc, A.transpose(1, 2)).pow_(2).sum((1, 2)))
+            aa = _parity_gram(layer, ac, Ho, Wo)
+        w_sq.append(aa.mul_(torch.bmm(Gc.transpose(1, 2), Gc)).sum((1, 2)))
     sq = torch.cat(w_sq)
     return sq + G.sum(2).pow(2).sum(1) if layer.bias is not None else sq
 
 
-def _weighted_grad(layer: nn.Module, a: torch.Tensor, g: torch.Tensor, w: torch.Tensor):
+def _conv_direct_grads(layer: nn.Conv2d, a: torch.Tensor, g: torch.Tensor) -> torch.Tensor:
+    """Per-sample weight gradients G_i A_iᵀ of a conv, flattened like the weight: (B, p·Cin·kh·kw)."""
+    G = g.flatten(2)  # (B, p, L)
+    chunk = max(1, _CHUNK_FLOATS // _conv_plan(layer, a.shape, g.shape)[1])
+    out = torch.empty(a.shape[0], G.shape[1], layer.weight[0].numel())
+    for s in range(0, a.shape[0], chunk):
+        torch.bmm(G[s : s + chunk], _unfold(layer, a[s : s + chunk]).transpose(1, 2), out=out[s : s + chunk])
+    return out.view(a.shape[0], -1)
+
+
+def _keeps_direct_grads(layer: nn.Module, a: torch.Tensor, g: torch.Tensor) -> bool:
+    """Whether to form this conv's per-sample gradients for every row and reuse them for the
+    weighted sum: when the norm forms them anyway and they are no bigger than the patches
+    (the first conv: p·Cin·k² = 512 floats per sample), a weighted row sum of them replaces a
+    second weight-gradient pass over the batch."""
+    if not isinstance(layer, nn.Conv2d) or _conv_plan(layer, a.shape, g.shape)[0] != "direct":
+        return False
+    return layer.weight.numel() <= layer.weight[0].numel() * g.shape[2] * g.shape[3]
+
+
+def _weighted_grad(layer: nn.Module, a: torch.Tensor, g: torch.Tensor, w: torch.Tensor,
+                   per_sample: Optional[torch.Tensor] = None):
     """Σ_i w_i ∇(W, b)_i as one matmul per layer (book-keeping): the layer's ordinary weight
-    gradient with each output-gradient row scaled by w_i. Returns (∇W, ∇b or None)."""
+    gradient with each output-gradient row scaled by w_i, or the weighted sum of ``per_sample``
+    weight gradients (B, numel(W)) when those were formed. Returns (∇W, ∇b or None)."""
+    if per_sample is not None:
+        gb = w @ g.sum((2, 3)) if layer.bias is not None else None
+        return (w @ per_sample).view_as(layer.weight), gb
     gw = g * w.view(-1, *([1] * (g.dim() - 1)))  # (B, p) or (B, p, H, W)
     if isinstance(layer, nn.Linear):
         return gw.T @ a, gw.sum(0) if layer.bias is not None else None

@@ -17,6 +17,7 @@ from dpinfogan.config import PrivacyConfig, TrainConfig
 from dpinfogan.latent import Latent, sample_latent
 from dpinfogan.losses import fake_d_loss, real_loss
 from dpinfogan.models import build_models
+from dpinfogan import privacy
 from dpinfogan.privacy import PrivateDStep, _per_sample_sq_norm
 
 N_REAL, N_FAKE, B_EXPECTED = 8, 6, 10.0
@@ -143,11 +144,14 @@ def test_non_private_step_is_the_plain_mean_gradient():
     assert stats["clip_frac"] == 0.0
 
 
-@pytest.mark.parametrize("cin,cout,size", [(1, 8, 28), (32, 64, 14), (3, 5, 9)])
-def test_conv_per_sample_norms_direct_and_ghost(cin, cout, size):
-    """(1→8 at 28×28) takes the direct path, (32→64 at 14×14) the ghost path; both are exact."""
+@pytest.mark.parametrize("plan", ["direct", "ghost", "parity"])
+@pytest.mark.parametrize("cin,cout,size,stride", [(1, 8, 28, 2), (32, 64, 14, 2), (3, 5, 9, 2), (2, 3, 8, 1)])
+def test_conv_per_sample_norms_every_plan(monkeypatch, plan, cin, cout, size, stride):
+    """Each way of getting a conv's per-sample norm (form it, ghost via im2col, ghost via the
+    parity split) is exact, whichever the cost model would pick for the shape."""
+    monkeypatch.setattr(privacy, "_conv_plan", lambda *a: (plan, 1000))
     torch.manual_seed(0)
-    conv = nn.Conv2d(cin, cout, 4, 2, 1)
+    conv = nn.Conv2d(cin, cout, 4, stride, 1)
     a = torch.randn(5, cin, size, size)
     g = torch.randn_like(conv(a))
     want = []
