@@ -231,7 +231,7 @@ def add_train_evaluator_parser(sub) -> None:
                        formatter_class=argparse.ArgumentDefaultsHelpFormatter)
     p.add_argument("--dataset", default="mnist", choices=DATASETS, help="real training set (its test split is reported)")
     p.add_argument("--out", type=Path, default=None, help="output .safetensors (default checkpoints/evaluator-<dataset>.safetensors)")
-    p.add_argument("--epochs", type=float, default=3.0, help="passes over the training set")
+    p.add_argument("--epochs", type=float, default=5.0, help="passes over the training set")
     p.add_argument("--seed", type=int, default=0, help="random seed")
     p.add_argument("--threads", type=int, default=0, help="CPU threads (0 = torch default)")
     p.set_defaults(handler=cmd_train_evaluator)
@@ -270,7 +270,9 @@ def add_sweep_parser(sub) -> None:
                        formatter_class=argparse.ArgumentDefaultsHelpFormatter,
                        epilog="Other `train` options go after `--`, e.g. `... --out DIR -- --lr-d 5e-4`.")
     d = TrainConfig()
-    p.add_argument("--epsilons", type=_epsilon, nargs="+", required=True, help="target ε values ('inf' = non-private)")
+    p.add_argument("--epsilons", type=_epsilon, nargs="+", default=None, help="target ε values ('inf' = non-private)")
+    p.add_argument("--from-checkpoints", type=Path, nargs="+", default=None,
+                   help="instead of training: tabulate these checkpoints (+ their .eval.json) into DIR")
     p.add_argument("--out", type=Path, required=True, help="sweep folder (one run folder per ε + sweep.csv/json)")
     p.add_argument("--dataset", default=d.dataset, choices=DATASETS, help="training data")
     p.add_argument("--code-mode", default=d.code_mode, choices=CODE_MODES, help="categorical code mode")

@@ -239,6 +239,14 @@ def cli_sweep(a) -> int:
     from .cli import add_train_parser, config_from_args
     from .data import load_dataset
 
+    if (a.epsilons is None) == (a.from_checkpoints is None):
+        raise ValueError("give either --epsilons (train a sweep) or --from-checkpoints (tabulate existing ones)")
+    if a.from_checkpoints is not None:
+        rows = table_from_checkpoints(a.from_checkpoints)
+        write_table(a.out, rows, progress={"state": "finished", "done": len(rows), "total": len(rows)})
+        print(format_rows(rows))
+        print(f"wrote {Path(a.out) / 'sweep.csv'} and {Path(a.out) / 'sweep.json'}")
+        return 0
     extra = list(a.train_args or [])
     if extra and extra[0] == "--":
         extra = extra[1:]

@@ -28,14 +28,17 @@ def _one_thread():
     torch.set_num_threads(1)
 
 
-def test_shapes_and_batch_independence():
+@pytest.mark.parametrize("downsample", ["pool", "stride"])
+def test_shapes_and_batch_independence(downsample):
     torch.manual_seed(0)
-    m = Evaluator(TINY).eval()
+    m = Evaluator(EvaluatorArch(4, 8, 16, downsample=downsample)).eval()
     x = torch.rand(5, 1, 28, 28) * 2 - 1
     assert m.features(x).shape == (5, 16)
     assert m.logits(x).shape == (5, 10)
     # no BatchNorm: an image's output does not depend on its batch
     assert torch.allclose(m.logits(x)[:2], m.logits(x[:2]), atol=1e-6)
+    with pytest.raises(ValueError):
+        Evaluator(EvaluatorArch(4, 8, 16, downsample="avg"))
 
 
 def test_round_trip_keeps_weights_and_metadata(tmp_path):

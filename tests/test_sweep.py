@@ -110,3 +110,9 @@ def test_sweep_cli(evaluator_path, tmp_path, capsys):
     rows = json.loads((out / "sweep.json").read_text())["rows"]
     assert len(rows) == 1 and rows[0]["steps"] == 5 and rows[0]["cas"] is None
     assert main(["sweep", "--epsilons", "3", "--out", str(out), "--", "--epsilon", "2"]) == 2
+    assert main(["sweep", "--out", str(out)]) == 2  # neither --epsilons nor --from-checkpoints
+    # the same table from the existing checkpoint (how the zoo's table is made)
+    ck = out / "eps-3" / "checkpoint.safetensors"
+    assert main(["sweep", "--from-checkpoints", str(ck), "--out", str(tmp_path / "t")]) == 0
+    assert json.loads((tmp_path / "t" / "sweep.json").read_text())["rows"] == rows
+    assert (tmp_path / "t" / "sweep.csv").read_text().count("\n") == 2
