@@ -194,8 +194,8 @@ class PrivateDStep:
         for layer, a, g in zip(self.layers, acts, grads_out):
             if _keeps_direct_grads(layer, a, g):  # small per-sample grads: form once, reuse below
                 per_sample[layer] = psg = _conv_direct_grads(layer, a, g)  # every row, (n + n_fake, p·D)
-                b_sq = g[:rows].sum((2, 3)).pow(2).sum(1) if layer.bias is not None else 0.0
-                sq_norms += psg[:rows].pow(2).sum(1) + b_sq
+                b_sq = _sq(g[:rows].sum((2, 3))) if layer.bias is not None else 0.0
+                sq_norms += _sq(psg[:rows]) + b_sq
             else:
                 sq_norms += _per_sample_sq_norm(layer, a[:rows], g[:rows])
         norms = sq_norms[:n].sqrt()
@@ -260,14 +260,19 @@ def _drop_stale_activations(d: nn.Module) -> None:
                 del p._current_grad_sample
 
 
+def _sq(x: torch.Tensor) -> torch.Tensor:
+    """Row-wise squared L2 norm of (B, d), without a squared temporary."""
+    return torch.linalg.vector_norm(x, dim=1).square_()
+
+
 def _opacus_norms(d: nn.Module) -> torch.Tensor:
     gs = [p.grad_sample.reshape(p.grad_sample.shape[0], -1) for p in d.parameters()]
     return torch.cat(gs, dim=1).norm(dim=1)
 
 
-# Conv patches are processed in chunks of about this many floats (8 MiB): a whole-batch im2col
+# Conv patches are processed in chunks of about this many floats (32 MiB): a whole-batch im2col
 # buffer (100+ MB at batch 512) costs more in fresh-page faults than the arithmetic on it.
-_CHUNK_FLOATS = 1 << 21
+_CHUNK_FLOATS = 1 << 23
 
 
 _COPY_COST = 8  # a copied float costs about as much as 8 multiply-adds (memory-bound on CPU)
@@ -329,8 +334,7 @@ def _per_sample_sq_norm(layer: nn.Module, a: torch.Tensor, g: torch.Tensor) -> t
     if a.shape[0] == 0:
         return torch.zeros(0)
     if isinstance(layer, nn.Linear):  # a (B, d), g (B, p): ∇W_i = g_i a_iᵀ, so ‖∇W_i‖ = ‖g_i‖·‖a_i‖
-        gsq = g.pow(2).sum(1)
-        return gsq * (a.pow(2).sum(1) + (1.0 if layer.bias is not None else 0.0))
+        return _sq(g) * (_sq(a) + (1.0 if layer.bias is not None else 0.0))
     G = g.flatten(2)  # (B, p, L)
     Ho, Wo = g.shape[2], g.shape[3]
     # ∇W_i = G_i A_iᵀ (p×D, A_i the im2col patches). Either form it (direct: the 28×28 first layer)
@@ -338,8 +342,8 @@ def _per_sample_sq_norm(layer: nn.Module, a: torch.Tensor, g: torch.Tensor) -> t
     # is cheapest from the parity split). Rows are processed in chunks to bound temporaries.
     plan, floats = _conv_plan(layer, a.shape, g.shape)
     if plan == "direct":
-        sq = _conv_direct_grads(layer, a, g).pow(2).sum(1)
-        return sq + G.sum(2).pow(2).sum(1) if layer.bias is not None else sq
+        sq = _sq(_conv_direct_grads(layer, a, g))
+        return sq + _sq(G.sum(2)) if layer.bias is not None else sq
     chunk = max(1, _CHUNK_FLOATS // floats)
     w_sq = []
     for s in range(0, a.shape[0], chunk):
@@ -351,7 +355,7 @@ def _per_sample_sq_norm(layer: nn.Module, a: torch.Tensor, g: torch.Tensor) -> t
             aa = _parity_gram(layer, ac, Ho, Wo)
         w_sq.append(aa.mul_(torch.bmm(Gc.transpose(1, 2), Gc)).sum((1, 2)))
     sq = torch.cat(w_sq)
-    return sq + G.sum(2).pow(2).sum(1) if layer.bias is not None else sq
+    return sq + _sq(G.sum(2)) if layer.bias is not None else sq
 
 
 def _conv_direct_grads(layer: nn.Conv2d, a: torch.Tensor, g: torch.Tensor) -> torch.Tensor:
