@@ -23,8 +23,9 @@ DATASET_HELP = {OFFLINE: "offline-digits — 4,000 real MNIST digits shipped wit
                 "mnist": "MNIST — 60,000 handwritten digits", "fashion-mnist": "Fashion-MNIST — 60,000 clothes",
                 "kmnist": "KMNIST — 60,000 Japanese characters"}
 
-left, right = st.columns([1, 1])
-with left:
+settings, live = st.columns([2, 3], gap="large")  # settings on the left, the live run on the right
+with settings:
+    st.subheader("Settings")
     ds_options = _datasets()
     dataset = st.selectbox("Training data", ds_options, index=ds_options.index(OFFLINE),
                            format_func=lambda k: DATASET_HELP.get(k, k), key="train_dataset")
@@ -33,7 +34,6 @@ with left:
     delta = st.select_slider("δ (chance the ε guarantee fails)", options=[1e-7, 1e-6, 1e-5, 1e-4, 1e-3],
                              value=1e-5 if n > 10_000 else 1e-4, format_func=lambda d: f"{d:g}", key="train_delta",
                              help=f"Must be well below 1/N = {1 / n:.2g} for N = {n} training images.")
-with right:
     code_mode = st.radio("Digit code", ["labels", "unsupervised"], horizontal=True, key="train_code_mode",
                          format_func={"labels": "labels: code = the digit (ask for a '7')",
                                       "unsupervised": "unsupervised: InfoGAN discovers it"}.get)
@@ -54,67 +54,68 @@ with right:
         sample_every = a2.number_input("Sample grid + quality every K steps", 1, 10_000, 25, key="train_sample_every")
         seed = a1.number_input("Seed", 0, 2**31 - 1, 0, key="train_seed")
 
-cfg = TrainConfig(
-    dataset=dataset, code_mode=code_mode, batch_size=int(batch), steps=int(steps), d_steps_per_g=int(d_steps),
-    lr_d=float(lr_d), lr_g=float(lr_g), sample_every=int(sample_every), checkpoint_every=max(50, int(sample_every)),
-    seed=int(seed), threads=1,
-    model=ModelConfig(g_width=int(g_width), d_width=int(d_width)), latent=LatentConfig(),
-    privacy=PrivacyConfig(epsilon=float(eps), delta=float(delta), noise_multiplier=float(sigma) if sigma > 0 else None,
-                          max_grad_norm=float(clip)),
-)
-problem = None
-try:
-    cfg.validate(n)
-except ValueError as e:
-    problem = str(e)
-if problem:
-    st.error(f"Cannot start: {problem}")
-if math.isinf(eps) and sigma > 0:
-    st.warning("A noise multiplier σ with ε = ∞ trains privately with that σ and reports the ε it spends.")
-
-if st.button("▶ Start training", type="primary", disabled=problem is not None, key="train_start"):
+    cfg = TrainConfig(
+        dataset=dataset, code_mode=code_mode, batch_size=int(batch), steps=int(steps), d_steps_per_g=int(d_steps),
+        lr_d=float(lr_d), lr_g=float(lr_g), sample_every=int(sample_every), checkpoint_every=max(50, int(sample_every)),
+        seed=int(seed), threads=1,
+        model=ModelConfig(g_width=int(g_width), d_width=int(d_width)), latent=LatentConfig(),
+        privacy=PrivacyConfig(epsilon=float(eps), delta=float(delta), max_grad_norm=float(clip),
+                              noise_multiplier=float(sigma) if sigma > 0 else None),
+    )
+    problem = None
     try:
-        run_dir = jobs.launch(cfg)
+        cfg.validate(n)
     except ValueError as e:
-        st.error(f"Cannot start: {e}")
-    else:
-        st.session_state.train_run = run_dir.name
-        st.session_state.train_show = run_dir.name  # the run picker below switches to the new run
-        job = jobs.get_job(run_dir)
-        if job.state == "queued":
-            st.info(f"Queued `{run_dir.name}`: {jobs.max_concurrent()} run(s) already training; it starts "
-                    "automatically when one ends.")
+        problem = str(e)
+    if problem:
+        st.error(f"Cannot start: {problem}")
+    if math.isinf(eps) and sigma > 0:
+        st.warning("A noise multiplier σ with ε = ∞ trains privately with that σ and reports the ε it spends.")
+
+    if st.button("▶ Start training", type="primary", disabled=problem is not None, key="train_start"):
+        try:
+            run_dir = jobs.launch(cfg)
+        except ValueError as e:
+            st.error(f"Cannot start: {e}")
         else:
-            st.success(f"Started `{run_dir.name}` in the background.")
+            st.session_state.train_run = run_dir.name
+            st.session_state.train_show = run_dir.name  # the run picker below switches to the new run
+            job = jobs.get_job(run_dir)
+            if job.state == "queued":
+                st.info(f"Queued `{run_dir.name}`: {jobs.max_concurrent()} run(s) already training; it starts "
+                        "automatically when one ends.")
+            else:
+                st.success(f"Started `{run_dir.name}` in the background.")
 
-st.divider()
-st.header("Your runs")
-all_jobs = jobs.list_jobs()
-if not all_jobs:
-    st.info("No runs yet. Choose settings above and press **Start training** (300 steps on the offline digits "
-            "take about a minute).")
-else:
-    ids = [j.id for j in all_jobs]
-    current = st.session_state.get("train_run")
-    chosen = st.selectbox("Show run", ids, index=ids.index(current) if current in ids else 0, key="train_show",
-                          format_func=lambda i: widgets.job_label(next(j for j in all_jobs if j.id == i)))
-    st.session_state.train_run = chosen
-    active = any(j.state in ("queued", "running", "stopping") for j in all_jobs)
 
-    @st.fragment(run_every=1.5 if active else None)
-    def live_panel() -> None:
-        job = jobs.get_job(jobs.runs_root() / chosen)
-        jobs.pump()  # start queued runs when a slot frees up
-        widgets.run_panel(job, key="run_panel")
-        was = st.session_state.get("train_was_active")
-        now = job.state in ("queued", "running", "stopping")
-        st.session_state.train_was_active = now
-        if was and not now:
-            st.rerun(scope="app")  # the run ended: stop polling, refresh the run list
+with live:
+    st.subheader("Your runs")
+    all_jobs = jobs.list_jobs()
+    if not all_jobs:
+        st.info("No runs yet. Choose settings on the left and press **Start training** (300 steps on the offline digits "
+                "take about a minute).")
+    else:
+        ids = [j.id for j in all_jobs]
+        current = st.session_state.get("train_run")
+        chosen = st.selectbox("Show run", ids, index=ids.index(current) if current in ids else 0, key="train_show",
+                              format_func=lambda i: widgets.job_label(next(j for j in all_jobs if j.id == i)))
+        st.session_state.train_run = chosen
+        active = any(j.state in ("queued", "running", "stopping") for j in all_jobs)
 
-    live_panel()
-    with st.expander(f"All runs ({len(all_jobs)})"):
-        st.dataframe([{"run": j.id, "state": j.state, "step": j.step, "of": j.target_steps,
-                       "ε spent": None if math.isinf(j.epsilon) else round(j.epsilon, 3),
-                       "dataset": j.info.config.get("dataset"), "queue": j.queue_position} for j in all_jobs],
-                     hide_index=True, width="stretch")
+        @st.fragment(run_every=1.5 if active else None)
+        def live_panel() -> None:
+            job = jobs.get_job(jobs.runs_root() / chosen)
+            jobs.pump()  # start queued runs when a slot frees up
+            widgets.run_panel(job, key="run_panel")
+            was = st.session_state.get("train_was_active")
+            now = job.state in ("queued", "running", "stopping")
+            st.session_state.train_was_active = now
+            if was and not now:
+                st.rerun(scope="app")  # the run ended: stop polling, refresh the run list
+
+        live_panel()
+        with st.expander(f"All runs ({len(all_jobs)})"):
+            st.dataframe([{"run": j.id, "state": j.state, "step": j.step, "of": j.target_steps,
+                           "ε spent": None if math.isinf(j.epsilon) else round(j.epsilon, 3),
+                           "dataset": j.info.config.get("dataset"), "queue": j.queue_position} for j in all_jobs],
+                         hide_index=True, width="stretch")

@@ -134,7 +134,13 @@ def test_browser_slider_and_training_run(server):
         progress = page.get_by_text(re.compile(r"step [1-9]\d* / \d+ · ε spent 0?\.?[0-9.]+"))
         expect(progress).to_be_visible(timeout=90_000)
         first = progress.inner_text()
-        expect(page.locator(".js-plotly-plot")).to_have_count(3, timeout=30_000)  # losses, ε, quality
+        # the ε chart gains points as the run goes on (read from the Plotly figure in the page)
+        eps_points = ("() => Math.max(0, ...[...document.querySelectorAll('.js-plotly-plot')]"
+                      ".filter(e => e.layout && String((e.layout.title || {}).text).includes('Privacy spent'))"
+                      ".map(e => e.data[0].x.length))")
+        page.wait_for_function(f"({eps_points})() >= 1", timeout=30_000)
+        n_eps = page.evaluate(eps_points)
+        page.wait_for_function(f"({eps_points})() > {n_eps}", timeout=60_000)
         page.wait_for_function(
             "(t) => [...document.querySelectorAll('[data-testid=\"stProgress\"]')].some(e => e.innerText && "
             "e.innerText.trim() !== t.trim())", arg=first, timeout=30_000)

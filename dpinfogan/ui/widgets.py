@@ -84,6 +84,12 @@ def run_panel(job: jobs.Job, key: str) -> None:
         target_f = float(target) if target is not None else None
     except (TypeError, ValueError):
         target_f = None
+    if not m:
+        st.caption("No training steps recorded yet: the charts appear with the first logged step.")
+        if job.state == "failed":
+            with st.expander("Trainer log"):
+                st.code(jobs.log_tail(job.path, 30) or "(empty)")
+        return
     c1, c2 = st.columns(2)
     with c1:
         st.plotly_chart(charts.losses_figure(m), key=f"{key}_loss", width="stretch")
