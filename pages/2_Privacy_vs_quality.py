@@ -74,7 +74,7 @@ def _points(metric: str) -> tuple[list[dict], dict, list[str]]:
             points.append({"group": "literature", "label": str(r["method"]), "epsilon": eps, "value": cas,
                            "key": f"ref:{r['method']}:{eps}",
                            "hover": f"<b>{r['method']}</b> (published)<br>{eps_text(eps)}<br>CAS {cas:.3g}"
-                                    f"<br>{r.get('source', '')}"})
+                                    f"<br>{r.get('source', '')}<br>{r.get('note', '')}"})
     return points, by_key, notes
 
 

@@ -7,7 +7,7 @@ from typing import Any, Optional, Sequence
 import plotly.graph_objects as go
 
 INF_X = 1000.0  # where the non-private (ε = ∞) points sit on a log ε axis, labelled "∞"
-_LAYOUT = dict(margin=dict(l=10, r=10, t=40, b=10), height=300, legend=dict(orientation="h", y=-0.25))
+_LAYOUT = dict(margin=dict(l=10, r=10, t=40, b=10), height=320, legend=dict(orientation="h", y=-0.35))
 
 
 def _finite(v: Any) -> Optional[float]:
@@ -37,7 +37,7 @@ def epsilon_figure(metrics: Sequence[dict], target: Optional[float] = None) -> g
                              name="ε spent", line=dict(color="#d62728")))
     if target is not None and math.isfinite(target):
         fig.add_hline(y=target, line_dash="dash", annotation_text=f"target ε = {target:g}")
-    fig.update_layout(title="Privacy spent (ε) — lower is more private", xaxis_title="discriminator step",
+    fig.update_layout(title="Privacy spent: ε (lower = more private)", xaxis_title="discriminator step",
                       yaxis_title="ε", **_LAYOUT)
     return fig
 
