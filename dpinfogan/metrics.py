@@ -104,6 +104,9 @@ def class_probs(evaluator: Evaluator, images: torch.Tensor) -> torch.Tensor:
 def inception_score(evaluator: Evaluator, images: torch.Tensor, splits: int = 10) -> tuple[float, float]:
     """Inception-style score with the evaluator: mean and std over ``splits`` equal chunks."""
     p = class_probs(evaluator, images)
+    # a fixed shuffle first, so that images sorted by class (a real test set) do not make each
+    # split one class (which would give a score near 1)
+    p = p[torch.randperm(p.shape[0], generator=torch.Generator().manual_seed(0))]
     splits = max(1, min(splits, p.shape[0] // 2))
     scores = []
     for chunk in torch.chunk(p, splits):
