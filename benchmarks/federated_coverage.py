@@ -11,7 +11,6 @@ them as JSON with ``--out``.
 from __future__ import annotations
 
 import argparse
-import json
 import sys
 from pathlib import Path
 
