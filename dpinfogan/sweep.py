@@ -133,6 +133,7 @@ def run_sweep(
         The table rows, in the order of ``epsilons``.
     """
     from .checkpoint import load_checkpoint
+    from .evaluator import default_evaluator_path
     from .metrics import eval_json_path, evaluate_checkpoint
     from .train import train
 
@@ -150,6 +151,10 @@ def run_sweep(
     if old is not None and old.get("settings") not in (None, jsonable(settings)):
         raise ValueError(f"sweep folder {out} was started with different settings; use a new --out folder")
     total, rows, t0 = len(epsilons), {}, time.perf_counter()
+    ev_arg = eval_kwargs.get("evaluator")
+    evaluator_file = Path(getattr(ev_arg, "path", None) or ev_arg or default_evaluator_path(base.dataset))
+    if not evaluator_file.is_file():  # fail now, not after training the first model
+        raise ValueError(f"evaluator not found: {evaluator_file} (train one with `python -m dpinfogan train-evaluator`)")
 
     def publish(state: str, current: Optional[float] = None, **info: Any) -> None:
         done = [rows[e] for e in epsilons if e in rows]
@@ -190,12 +195,11 @@ def run_sweep(
                 raise KeyboardInterrupt(f"sweep stopped during ε = {eps:g}; run it again to resume")
             log(f"{head}: trained {res.steps} steps in {res.seconds:.0f} s, ε spent {res.epsilon:.4g}")
         ev = read_json(eval_json_path(ck_path))
-        sha = None
-        if ev is not None:
-            import hashlib
-
-            sha = hashlib.sha256(ck_path.read_bytes()).hexdigest()
-        if ev is not None and ev.get("checkpoint_sha256") == sha:
+        fresh = False
+        if ev is not None:  # up to date = same checkpoint bytes, measured with the same evaluator file
+            fresh = (ev.get("checkpoint_sha256") == _sha256(ck_path)
+                     and ev.get("evaluator", {}).get("sha256") == _sha256(evaluator_file))
+        if fresh:
             log(f"{head}: evaluated already")
         else:
             publish("running", eps, phase="evaluating")
@@ -211,6 +215,12 @@ def run_sweep(
             f"{k} {r[k]:.4g}" for k in ("fid_evaluator", "inception_score", "cas", "code_accuracy") if r[k] is not None))
         publish("running" if i < total else "finished", None if i == total else eps)
     return [rows[e] for e in epsilons]
+
+
+def _sha256(path: Path) -> str:
+    import hashlib
+
+    return hashlib.sha256(Path(path).read_bytes()).hexdigest()
 
 
 def format_rows(rows: Sequence[dict[str, Any]]) -> str:

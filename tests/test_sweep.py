@@ -42,6 +42,9 @@ def test_eps_tag():
 
 
 def test_tiny_sweep_end_to_end_and_resume(data, evaluator_path, tmp_path):
+    import shutil
+
+    evaluator_path = shutil.copy(evaluator_path, tmp_path / "ev.safetensors")  # replaced below
     logs: list[str] = []
     out = tmp_path / "sweep"
     rows = run_sweep([2.0, math.inf], _tiny_config(), data, out,
@@ -70,6 +73,16 @@ def test_tiny_sweep_end_to_end_and_resume(data, evaluator_path, tmp_path):
     assert again == rows
     assert (out / "eps-2" / "checkpoint.safetensors").stat().st_mtime_ns == mtime
     assert sum("skipping training" in m for m in logs) == 2 and sum("evaluated already" in m for m in logs) == 2
+
+    # a new evaluator file: models are re-evaluated, not retrained
+    torch.manual_seed(5)
+    save_evaluator(evaluator_path, Evaluator(EvaluatorArch(4, 8, 16)),
+                   {"format": "dpinfogan-evaluator", "version": "tiny-2", "dataset": "mnist"})
+    logs.clear()
+    third = run_sweep([2.0, math.inf], _tiny_config(), data, out,
+                      eval_kwargs={**EVAL, "evaluator": str(evaluator_path)}, log=logs.append)
+    assert sum("skipping training" in m for m in logs) == 2 and sum(m.endswith(": evaluating") for m in logs) == 2
+    assert [r["evaluator_version"] for r in third] == ["tiny-2", "tiny-2"]
 
     # other settings in the same folder are refused
     cfg = _tiny_config()
