@@ -229,8 +229,9 @@ def evaluate_checkpoint(
         real = load_dataset(dataset, train=False, download=False)
     notes = []
     if real.name == "offline-digits":
-        notes.append(f"real test set = the {len(real)} offline MNIST digits (full MNIST test set not on disk); "
-                     "FID and CAS are not comparable with the 10,000-image MNIST test set")
+        why = "the checkpoint's own dataset" if dataset == "offline-digits" else "full MNIST is not on disk"
+        notes.append(f"real test set = the {len(real)} offline MNIST digits ({why}); "
+                     "FID and CAS are not comparable with numbers on the 10,000-image MNIST test set")
 
     timing: dict[str, float] = {}
     t = time.perf_counter()
