@@ -344,6 +344,28 @@ def cmd_export(a: argparse.Namespace) -> int:
     return 0
 
 
+def add_zoo_card_parser(sub) -> None:
+    p = sub.add_parser("zoo-card", help="regenerate checkpoints/README.md (the model card) from the zoo's files")
+    p.add_argument("--check", action="store_true", help="only check that the committed card is up to date")
+    p.set_defaults(handler=cmd_zoo_card)
+
+
+def cmd_zoo_card(a: argparse.Namespace) -> int:
+    from .fileio import atomic_write_bytes
+    from .zoo import model_card, zoo_root
+
+    card, path = model_card(), zoo_root() / "README.md"
+    if a.check:
+        current = path.read_text() if path.is_file() else ""
+        if current != card:
+            raise UsageError(f"{path} is out of date: run `python -m dpinfogan zoo-card`")
+        print(f"{path} is up to date")
+        return 0
+    atomic_write_bytes(path, card.encode())
+    print(f"wrote {path}")
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="python -m dpinfogan",
@@ -352,7 +374,7 @@ def build_parser() -> argparse.ArgumentParser:
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
     from .federated.cli import add_federated_parser  # imports no flwr until a federation starts
 
-    for add in (add_train_parser, add_sample_parser, add_info_parser, add_export_parser,
+    for add in (add_train_parser, add_sample_parser, add_info_parser, add_export_parser, add_zoo_card_parser,
                 add_train_evaluator_parser, add_evaluate_parser, add_sweep_parser, add_attack_parser,
                 add_federated_parser):
         add(sub)
