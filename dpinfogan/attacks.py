@@ -104,6 +104,20 @@ def roc_curve(member_scores: np.ndarray, nonmember_scores: np.ndarray) -> Roc:
     return Roc(np.r_[0.0, fp / neg.size], np.r_[0.0, tp / pos.size])
 
 
+def auc_standard_error(auc: float, n_members: int, n_nonmembers: int) -> float:
+    """Standard error of an AUC estimate (Hanley & McNeil 1982): how far from 0.5 is "no better than guessing".
+
+    With 1,000 members and 1,000 non-members an AUC of 0.5 has SE ≈ 0.013, so only AUCs beyond
+    about 0.5 ± 0.026 (two SE) are evidence of leakage.
+    """
+    if n_members < 1 or n_nonmembers < 1:
+        raise ValueError("need at least one member and one non-member")
+    a = min(max(float(auc), 0.0), 1.0)
+    q1, q2 = a / (2 - a), 2 * a * a / (1 + a)
+    var = (a * (1 - a) + (n_members - 1) * (q1 - a * a) + (n_nonmembers - 1) * (q2 - a * a)) / (n_members * n_nonmembers)
+    return math.sqrt(max(var, 0.0))
+
+
 def dp_tpr_bound(fpr: np.ndarray | float, epsilon: float, delta: float) -> np.ndarray:
     """The highest TPR any membership test can reach at ``fpr`` against an (ε, δ)-DP model.
 
@@ -252,6 +266,7 @@ def results_path(checkpoint: str | Path) -> Path:
 def _attack_entry(label: str, pos: np.ndarray, neg: np.ndarray) -> dict:
     roc = roc_curve(pos, neg)
     return {"label": label, "auc": round(roc.auc, 5), "tpr_at_1pct_fpr": round(roc.tpr_at(FPR_LOW), 5),
+            "auc_se": round(auc_standard_error(roc.auc, len(pos), len(neg)), 5),
             "fpr": np.round(roc.fpr, 5).tolist(), "tpr": np.round(roc.tpr, 5).tolist()}
 
 
@@ -415,7 +430,8 @@ def cli_attack(a) -> int:
         print(json.dumps({k: v for k, v in res.items() if k not in ("attacks", "memorisation")}, indent=2))
     print(f"{a.checkpoint}: ε = {res['epsilon']:.4g}" + (f", δ = {res['delta']:g}" if res["private"] else " (non-private)"))
     for r in res["attacks"].values():
-        print(f"  {r['label']}: AUC {r['auc']:.3f}, TPR at 1% FPR {r['tpr_at_1pct_fpr']:.3f}")
+        se = r.get("auc_se") or auc_standard_error(r["auc"], res["setting"]["n_members"], res["setting"]["n_nonmembers"])
+        print(f"  {r['label']}: AUC {r['auc']:.3f} ± {2 * se:.3f}, TPR at 1% FPR {r['tpr_at_1pct_fpr']:.3f}")
     if res["dp_bound"]:
         b = res["dp_bound"]
         print(f"  (ε, δ)-DP bound: AUC ≤ {b['auc']:.3f}, TPR at 1% FPR ≤ {b['tpr_at_1pct_fpr']:.3f}")

@@ -224,3 +224,11 @@ def test_page_renders():
     at = AppTest.from_file(str(ROOT / "pages" / "5_Privacy_attacks.py"), default_timeout=60).run()
     assert not at.exception
     assert any("membership" in m.value.lower() for m in at.markdown)
+
+
+def test_auc_standard_error_known_value():
+    from dpinfogan.attacks import auc_standard_error
+
+    # Hanley–McNeil at AUC 0.5 with 1,000 + 1,000: sqrt((0.25 + 999·(1/3 − 1/4)·2) / 1e6) ≈ 0.01291
+    assert auc_standard_error(0.5, 1000, 1000) == pytest.approx(0.012913, abs=1e-5)
+    assert auc_standard_error(1.0, 10, 10) == pytest.approx(0.0)
