@@ -330,15 +330,18 @@ def run_attack(
         mem["features"] = {k: v for k, v in mem_f.items() if k != "pairs"}
     pr, tr = ckpt.meta["privacy"], ckpt.meta["training"]
     eps = epsilon_of(pr["accountant"], pr["history"], pr["delta"]) if pr["private"] else math.inf
-    delta = float(pr["delta"]) if pr["private"] else None
+    # Clipping with σ = 0 anywhere in the history gives ε = ∞: no guarantee, so no bound to draw.
+    private = bool(pr["private"]) and math.isfinite(eps)
+    delta = float(pr["delta"]) if private else None
     bound = None
-    if pr["private"]:
+    if private:
         bound = {"epsilon": eps, "delta": delta, "auc": round(dp_auc_bound(eps, delta), 5),
                  "tpr_at_1pct_fpr": round(float(dp_tpr_bound(FPR_LOW, eps, delta)), 5)}
     return {
         "format": "dpinfogan-attack", "format_version": 1,
         "checkpoint": str(ckpt.path.name) if ckpt.path else None,
-        "private": bool(pr["private"]), "epsilon": eps, "delta": delta,
+        "private": private, "epsilon": eps, "delta": delta,
+        "clipped_without_noise": bool(pr["private"]) and not private,
         "model": {"noise_multiplier": pr.get("noise_multiplier"), "max_grad_norm": pr.get("max_grad_norm"),
                   "sample_rate": pr.get("sample_rate"), "n_samples": pr.get("n_samples"), "steps": tr.get("steps"),
                   "batch_size": ckpt.config.batch_size, "train_seconds": tr.get("seconds"),

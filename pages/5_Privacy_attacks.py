@@ -28,6 +28,8 @@ def _load(path: str, mtime: float) -> tuple[dict | None, str | None]:  # noqa: A
 def _eps_text(r: dict) -> str:
     steps = r["model"].get("steps")
     tail = f", {steps:,} steps" if isinstance(steps, int) else ""
+    if r.get("clipped_without_noise"):
+        tail += " (partly clipped, σ = 0)"  # clipping alone gives no ε
     return ("no privacy (ε = ∞)" if not r["private"] else f"ε = {r['epsilon']:.3g}") + tail
 
 

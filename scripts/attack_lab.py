@@ -9,6 +9,8 @@ thread, then ``python -m dpinfogan attack`` (the same code) writes its results J
     python scripts/attack_lab.py train --name eps1 --epsilon 1
     python scripts/attack_lab.py train --name nonprivate-long --epsilon inf --steps 6000 \
         --resume checkpoints/attack-lab/nonprivate.safetensors --max-seconds 3000  # more steps (Adam restarts)
+      (note: resuming a non-private checkpoint currently restores σ = 0 as a fixed noise multiplier, so
+      these extra steps clip each sample's gradient to C = 1 with no noise; ε stays ∞)
     python -m dpinfogan attack checkpoints/attack-lab/nonprivate.safetensors   # likewise for each
 """
 from __future__ import annotations
