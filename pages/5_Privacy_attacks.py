@@ -136,7 +136,7 @@ with c2:
     fig.add_hline(y=0.5, line_dash="dot", line_color="#999", annotation_text="guessing")
     ticks = sorted(set(xs))
     fig.update_layout(title="Attack AUC against ε", xaxis=dict(type="log", tickvals=ticks,
-                      ticktext=["∞" if t == INF_X else f"{t:g}" for t in ticks], title="ε (privacy budget)"),
+                      ticktext=["∞" if t == INF_X else f"{t:.3g}" for t in ticks], title="ε (privacy budget)"),
                       yaxis=dict(title="AUC", range=[0.4, 1.0]), height=460,
                       margin=dict(l=10, r=10, t=40, b=10), legend=dict(orientation="h", y=-0.2))
     st.plotly_chart(fig, use_container_width=True)
@@ -164,6 +164,9 @@ For each model we drew generated samples and found, for each one, the nearest **
 and the nearest **held-out** image (pixel distance). A sample much closer to a training image than to
 anything held out is a near-copy. Below are each model's most copy-like samples
 (left: generated, middle: nearest training image, right: nearest held-out image for comparison).
+The margin is how much nearer the most copy-like sample is to its training image than to any held-out
+image. Be aware of the price: with only 1,000 training images, the ε = 10 and ε = 1 generators barely
+draw digits at all — nothing is copied, but little is learned either.
 """
 )
 cols = st.columns(len(results))
@@ -172,7 +175,7 @@ for col, r in zip(cols, results):
     with col:
         st.markdown(f"**{_eps_text(r)}**")
         best = 1 - m["pairs"][0]["ratio"] if m["pairs"] else 0.0
-        st.metric("closest copy: nearer its training image than any held-out one by", f"{best:.0%}",
+        st.metric("closest copy: margin over held-out", f"{best:.0%}",
                   help="1 − (distance to nearest member) / (distance to nearest non-member) for the most "
                        "copy-like generated sample. Near 0% = no sample singles out a training image.")
         st.caption(f"median distance to nearest member {m['median_nn_member']:.1f} vs non-member "
