@@ -16,7 +16,10 @@ Two interchangeable implementations:
 * ``fast`` (default): ghost norms + book-keeping. One forward over real and fake rows and one
   backward to the layer *outputs* only; each layer's per-sample gradient norm comes from its
   input activations and output gradients, and the clipped, summed weight gradient is one weighted
-  matmul per layer. No per-sample gradient of a large layer is materialised.
+  matmul per layer. No per-sample gradient of a large layer is materialised: Linear norms are
+  ‖g_i‖·‖a_i‖; the 7×7 conv's come from Gram matrices (ghost norm, its patch Gram built from a
+  stride-parity split of the input instead of im2col); the first conv's per-sample gradients are
+  small (p·k² floats), so they are formed and reused for the clipped sum.
 * ``opacus``: Opacus' ``GradSampleModule`` hooks and ``DPOptimizer`` (the reference).
 """
 from __future__ import annotations
