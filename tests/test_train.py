@@ -94,3 +94,13 @@ def test_should_stop_keeps_checkpoint(digits, tmp_path):
     assert res.state == "stopped" and res.steps == 3
     assert read_run(tmp_path / "run").state == "stopped"
     assert load_checkpoint(res.checkpoint).meta["privacy"]["steps"] == 3
+
+
+def test_resuming_non_private_stays_non_private(digits, tmp_path):
+    cfg = tiny_config(steps=2, privacy=PrivacyConfig(epsilon=math.inf))
+    first = train(cfg, digits, tmp_path / "a", log_every=1000)
+    ck = load_checkpoint(first.checkpoint)
+    second = train(tiny_config(steps=4, privacy=PrivacyConfig(epsilon=math.inf)), digits, tmp_path / "b",
+                   resume=ck, log_every=1000)
+    meta = load_checkpoint(second.checkpoint).meta["privacy"]
+    assert meta["private"] is False and meta["noise_multiplier"] == 0.0 and second.steps == 4
