@@ -61,7 +61,11 @@ def server(tmp_path):
         time.sleep(0.3)
     yield url, tmp_path
     proc.terminate()
-    proc.wait(timeout=20)
+    try:
+        proc.wait(timeout=20)
+    except subprocess.TimeoutExpired:  # a loaded machine can be slow to shut Streamlit down
+        proc.kill()
+        proc.wait(timeout=10)
     log.close()
     from dpinfogan import jobs  # leave no trainer behind
 
