@@ -4,7 +4,7 @@ On the same discriminator, batch and thread count it times (a) the non-private s
 ``private=False``), (b) Opacus' default per-sample hooks (``method="opacus"``) and (c) the project's
 fast ghost-norm step (``method="fast"``), and prints the ratios (c)/(a) and (b)/(c). Repetitions
 are interleaved (a, b, c, a, b, c, ... in rotating order) and medians reported, because the machine
-is shared and noisy. Then it measures end-to-end training throughput with :class:`Trainer` and
+is shared and noisy; ratios are given for wall time and for CPU time (less sensitive to other jobs). Then it measures end-to-end training throughput with :class:`Trainer` and
 estimates the wall time of a default ε = 10 run on full MNIST.
 
 Memory: each (method, size) runs in a fresh subprocess with glibc's mmap threshold pinned at 64 KiB
@@ -76,8 +76,9 @@ def make_step(kind: str, cfg: TrainConfig, d, batch: int) -> PrivateDStep:
     )
 
 
-def time_steps(size: str, batch: int, reps: int, budget_s: float) -> dict[str, float]:
-    """Median seconds per step of each kind, repetitions interleaved."""
+def time_steps(size: str, batch: int, reps: int, budget_s: float) -> tuple[dict[str, float], dict[str, float]]:
+    """Median wall and CPU seconds per step of each kind, repetitions interleaved. CPU time (all
+    threads of this process) is far less sensitive than wall time to other jobs on the machine."""
     cfg, d, args = make_case(size, batch)
     steps = {k: make_step(k, cfg, d, batch) for k in KINDS}
     for s in steps.values():  # warm-up: allocations, Adam state, Opacus hooks
@@ -86,14 +87,17 @@ def time_steps(size: str, batch: int, reps: int, budget_s: float) -> dict[str, f
     steps["opacus"].step(*args)
     iters = max(1, min(20, int(budget_s / reps / 3 / max(time.perf_counter() - t0, 1e-4))))
     times: dict[str, list[float]] = {k: [] for k in KINDS}
+    cpu: dict[str, list[float]] = {k: [] for k in KINDS}
     for r in range(reps):
         order = KINDS[r % 3:] + KINDS[: r % 3]  # rotate so no kind always runs first
         for k in order:
-            t0 = time.perf_counter()
+            t0, c0 = time.perf_counter(), time.process_time()
             for _ in range(iters):
                 steps[k].step(*args)
             times[k].append((time.perf_counter() - t0) / iters)
-    return {k: statistics.median(v) for k, v in times.items()}
+            cpu[k].append((time.process_time() - c0) / iters)
+    med = lambda d: {k: statistics.median(v) for k, v in d.items()}  # noqa: E731
+    return med(times), med(cpu)
 
 
 def _status_kib(key: str) -> int:
@@ -181,19 +185,19 @@ def main() -> None:
     print(f"threads={a.threads} torch={torch.__version__}; median of {a.reps} interleaved repetitions; "
           f"σ=1, C=1, real rows = generated rows = batch")
     print(f"{'model':<22}{'batch':>6}{'(a) plain ms':>14}{'(b) opacus ms':>15}{'(c) fast ms':>13}"
-          f"{'c/a':>7}{'b/c':>7}{'mem a/b/c MiB':>20}")
+          f"{'c/a':>7}{'b/c':>7}{'c/a cpu':>9}{'b/c cpu':>9}{'mem a/b/c MiB':>20}")
     for size in SIZES:
         cfg = TrainConfig()
         cfg.model.d_width, cfg.model.d_hidden = SIZES[size]
         n_par = count_parameters(build_models(cfg.model, cfg.latent)[1])
         for batch in (64, 512):
-            t = time_steps(size, batch, a.reps, a.budget)
+            t, c = time_steps(size, batch, a.reps, a.budget)
             mem = "-" if a.no_memory else "/".join(
                 f"{measure_memory(k, size, batch, a.threads):.0f}" for k in KINDS)
             label = f"{size} ({n_par / 1e3:.0f}k par)"
             print(f"{label:<22}{batch:>6}{1e3 * t['plain']:>14.1f}{1e3 * t['opacus']:>15.1f}"
                   f"{1e3 * t['fast']:>13.1f}{t['fast'] / t['plain']:>7.2f}{t['opacus'] / t['fast']:>7.2f}"
-                  f"{mem:>20}", flush=True)
+                  f"{c['fast'] / c['plain']:>9.2f}{c['opacus'] / c['fast']:>9.2f}{mem:>20}", flush=True)
     if a.quick:
         return
 
