@@ -42,7 +42,7 @@ def main() -> int:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--dataset", default="mnist")
     p.add_argument("--evaluator", type=Path, default=None)
-    p.add_argument("--cas-epochs", type=float, default=2.0)
+    p.add_argument("--cas-epochs", type=float, default=3.0)
     p.add_argument("--threads", type=int, default=2)
     a = p.parse_args()
     torch.set_num_threads(a.threads)

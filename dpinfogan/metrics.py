@@ -40,9 +40,11 @@ from .evaluator import (
 from .fileio import atomic_write_json
 
 EVAL_FORMAT = "dpinfogan-eval"
-# The CAS classifier: a half-width evaluator with strided convs, fast enough to train on 60,000
-# generated images on a CPU in minutes.
-CAS_ARCH = EvaluatorArch(conv1=16, conv2=32, hidden=128, downsample="stride")
+# The CAS classifier: the evaluator's architecture (strided convs), freshly initialised. At half
+# width and 2 epochs it reached only 97.7% when trained on the real MNIST training set, too low a
+# ceiling to compare with the literature's ~99%-capable classifiers.
+CAS_ARCH = EvaluatorArch(conv1=32, conv2=64, hidden=128, downsample="stride")
+CAS_EPOCHS = 3.0
 METRIC_LABELS = {
     "fid_evaluator": "FID (evaluator features)",
     "inception_score": "Inception-style score (evaluator)",
@@ -143,7 +145,7 @@ def cas(
     test_images: torch.Tensor,
     test_labels: torch.Tensor,
     *,
-    epochs: float = 2.0,
+    epochs: float = CAS_EPOCHS,
     seed: int = 0,
     arch: EvaluatorArch = CAS_ARCH,
     batch_size: int = 128,
@@ -195,7 +197,7 @@ def evaluate_checkpoint(
     *,
     n: int = 10000,
     cas_samples: int = 60000,
-    cas_epochs: float = 2.0,
+    cas_epochs: float = CAS_EPOCHS,
     skip_cas: bool = False,
     seed: int = 0,
     evaluator: Optional[LoadedEvaluator | str | os.PathLike] = None,
