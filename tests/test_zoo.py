@@ -1,0 +1,48 @@
+"""The shipped zoo: loads offline, matches its model card, and its privacy claims recompute."""
+import math
+
+import numpy as np
+import pytest
+
+from dpinfogan.accounting import epsilon_of
+from dpinfogan.checkpoint import load_checkpoint
+from dpinfogan.sampling import sample
+from dpinfogan.zoo import ZOO, model_card, zoo_root
+
+SHIPPED = [m for m in ZOO if (zoo_root() / f"{m.name}.safetensors").is_file()]
+
+
+def test_zoo_is_shipped():
+    names = {m.name for m in SHIPPED}
+    assert {"mnist-labels-eps10", "mnist-labels-epsinf"} <= names, f"shipped: {sorted(names)}"
+
+
+@pytest.mark.parametrize("m", SHIPPED, ids=lambda m: m.name)
+def test_zoo_model_loads_offline_and_is_honest(m):
+    ck = load_checkpoint(zoo_root() / f"{m.name}.safetensors")
+    pr = ck.meta["privacy"]
+    assert ck.meta["dataset"] == "mnist" and pr["n_samples"] == 60000  # full MNIST, not the fallback
+    assert ck.meta["code_mode"] == m.code_mode
+    if math.isinf(m.epsilon):
+        assert not pr["private"]
+    else:
+        assert pr["delta"] == 1e-5
+        eps = epsilon_of(pr["accountant"], pr["history"], pr["delta"])
+        assert eps == pytest.approx(ck.epsilon) and eps <= m.epsilon
+    s = sample(ck.generator, ck.config.latent, 16, seed=0)
+    assert s.images.shape == (16, 28, 28) and s.images.std() > 10  # not a blank image
+    # the config that rebuilt the model is the one the zoo's command trains
+    args = m.train_args()
+    assert ck.config.batch_size == int(args[args.index("--batch-size") + 1])
+
+
+def test_model_card_matches_checkpoints():
+    card = (zoo_root() / "README.md").read_text()
+    assert card == model_card(), "checkpoints/README.md is stale: run `python -m dpinfogan zoo-card`"
+    for m in SHIPPED:
+        assert f"`{m.name}`" in card
+
+
+def test_zoo_size_budget():
+    total = sum(p.stat().st_size for p in zoo_root().rglob("*.safetensors"))
+    assert total <= 30e6, f"zoo is {total / 1e6:.1f} MB"
