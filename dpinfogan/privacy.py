@@ -2,13 +2,14 @@
 
 One step's discriminator gradient is::
 
-    grad = (Σ_i clip_C(∇ℓ_real(x_i)) + N(0, σ²C²·I)) / B  +  ∇ mean_j ℓ_fake(G(z_j))
+    grad = (Σ_i clip_C(∇ℓ_real(x_i)) + N(0, σ²C²·I)) / B  +  (1/m) Σ_j clip_C(∇ℓ_fake(G(z_j)))
 
-where B = q·N is the expected Poisson batch size, ``clip_C(g) = g·min(1, C/‖g‖)`` over the whole
+where B = q·N is the expected Poisson batch size, m the number of generated samples, ``clip_C(g) = g·min(1, C/‖g‖)`` over the whole
 per-sample gradient of the discriminator and Q head, σ is the noise multiplier and C the clipping
 norm. Generated samples carry no private information, so their term (D's loss on fakes and Q's
-code recovery) is added after noising, with no noise (by default each generated sample's gradient
-is clipped to C too, purely to keep both terms on one scale); by post-processing the step is
+code recovery) is added after noising, with no noise; each generated sample's gradient is clipped
+to C too (``clip_fake``, on by default) purely to keep both terms on one scale, and with
+``clip_fake=False`` it is the plain mean gradient. By post-processing the step is
 exactly as private as DP-SGD on the real term alone.
 
 Two interchangeable implementations:
