@@ -18,6 +18,7 @@ import hashlib
 import math
 import os
 import time
+from dataclasses import asdict
 from pathlib import Path
 from typing import Any, Optional, Sequence
 
@@ -282,7 +283,7 @@ def evaluate_checkpoint(
         "evaluator": evaluator.identity(),
         "n_samples": n,
         "cas_samples": None if skip_cas else cas_samples,
-        "cas_classifier": None if skip_cas else {"arch": CAS_ARCH.__dict__, "epochs": cas_epochs},
+        "cas_classifier": None if skip_cas else {"arch": asdict(CAS_ARCH), "epochs": float(cas_epochs)},
         "seeds": {"samples": seed, "cas_samples": seed + 1, "cas_classifier": seed},
         "metrics": {"fid_evaluator": fid, "inception_score": is_mean, "inception_score_std": is_std,
                     "cas": cas_acc, "code_accuracy": code_acc},

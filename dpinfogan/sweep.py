@@ -15,6 +15,7 @@ import math
 import os
 import shutil
 import time
+from dataclasses import asdict
 from pathlib import Path
 from typing import Any, Callable, Iterable, Optional, Sequence
 
@@ -134,7 +135,7 @@ def run_sweep(
     """
     from .checkpoint import load_checkpoint
     from .evaluator import default_evaluator_path
-    from .metrics import eval_json_path, evaluate_checkpoint
+    from .metrics import CAS_ARCH, CAS_EPOCHS, eval_json_path, evaluate_checkpoint
     from .train import train
 
     if not epsilons:
@@ -151,6 +152,8 @@ def run_sweep(
     if old is not None and old.get("settings") not in (None, jsonable(settings)):
         raise ValueError(f"sweep folder {out} was started with different settings; use a new --out folder")
     total, rows, t0 = len(epsilons), {}, time.perf_counter()
+    expected_cas = None if eval_kwargs.get("skip_cas") else {
+        "arch": asdict(CAS_ARCH), "epochs": float(eval_kwargs.get("cas_epochs", CAS_EPOCHS))}
     ev_arg = eval_kwargs.get("evaluator")
     evaluator_file = Path(getattr(ev_arg, "path", None) or ev_arg or default_evaluator_path(base.dataset))
     if not evaluator_file.is_file():  # fail now, not after training the first model
@@ -198,7 +201,8 @@ def run_sweep(
         fresh = False
         if ev is not None:  # up to date = same checkpoint bytes, measured with the same evaluator file
             fresh = (ev.get("checkpoint_sha256") == _sha256(ck_path)
-                     and ev.get("evaluator", {}).get("sha256") == _sha256(evaluator_file))
+                     and ev.get("evaluator", {}).get("sha256") == _sha256(evaluator_file)
+                     and ev.get("cas_classifier") == expected_cas)  # same CAS protocol
         if fresh:
             log(f"{head}: evaluated already")
         else:
