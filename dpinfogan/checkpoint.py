@@ -20,7 +20,7 @@ from safetensors.torch import load_file, save_file
 
 from . import __version__
 from .config import TrainConfig
-from .fileio import atomic_write, jsonable
+from .fileio import atomic_write, jsonable, read_safetensors_json
 from .models import Discriminator, Generator, build_models
 
 FORMAT = "dpinfogan-checkpoint"
@@ -98,21 +98,7 @@ def save_checkpoint(
 
 def read_metadata(path: str | os.PathLike) -> dict[str, Any]:
     """The JSON metadata only (cheap: reads the header, not the weights)."""
-    path = _check_path(path)
-    try:
-        with open(path, "rb") as f:
-            n = int.from_bytes(f.read(8), "little")
-            if not 0 < n <= min(os.path.getsize(path) - 8, 100_000_000):
-                raise ValueError("bad header length")
-            header = json.loads(f.read(n))
-        meta = json.loads(header["__metadata__"][_META_KEY])
-    except (ValueError, KeyError, TypeError, UnicodeDecodeError) as e:
-        raise ValueError(f"{path} is not a DP-InfoGAN checkpoint (unreadable or truncated header: {e})") from None
-    if meta.get("format") != FORMAT:
-        raise ValueError(f"{path} is not a DP-InfoGAN checkpoint (format {meta.get('format')!r})")
-    if meta.get("format_version", 0) > FORMAT_VERSION:
-        raise ValueError(f"{path} was written by a newer DP-InfoGAN (format {meta['format_version']}); upgrade to read it")
-    return meta
+    return read_safetensors_json(_check_path(path), _META_KEY, FORMAT, FORMAT_VERSION, "DP-InfoGAN checkpoint")
 
 
 def load_checkpoint(path: str | os.PathLike) -> Checkpoint:

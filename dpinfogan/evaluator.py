@@ -26,7 +26,7 @@ from torch import nn
 
 from . import __version__
 from .data import PROJECT_ROOT, ImageData
-from .fileio import atomic_write, jsonable
+from .fileio import atomic_write, jsonable, read_safetensors_json
 
 FORMAT = "dpinfogan-evaluator"
 FORMAT_VERSION = 1
@@ -259,19 +259,7 @@ def load_evaluator(path: str | os.PathLike) -> LoadedEvaluator:
     path = Path(path)
     if not path.is_file():
         raise ValueError(f"evaluator not found: {path} (train one with `python -m dpinfogan train-evaluator`)")
-    raw = path.read_bytes()
-    try:
-        n = int.from_bytes(raw[:8], "little")
-        if not 0 < n <= len(raw) - 8:
-            raise ValueError("bad header length")
-        header = json.loads(raw[8 : 8 + n])
-        meta = json.loads(header["__metadata__"][_META_KEY])
-    except (ValueError, KeyError, TypeError, UnicodeDecodeError) as e:
-        raise ValueError(f"{path} is not a DP-InfoGAN evaluator (unreadable header: {e})") from None
-    if meta.get("format") != FORMAT:
-        raise ValueError(f"{path} is not a DP-InfoGAN evaluator (format {meta.get('format')!r})")
-    if meta.get("format_version", 0) > FORMAT_VERSION:
-        raise ValueError(f"{path} was written by a newer DP-InfoGAN; upgrade to read it")
+    meta = read_safetensors_json(path, _META_KEY, FORMAT, FORMAT_VERSION, "DP-InfoGAN evaluator")
     try:
         tensors = load_file(str(path))
         a = {"downsample": "pool", **{k: v for k, v in meta["architecture"].items() if k != "name"}}  # v1 files: pool
@@ -282,7 +270,7 @@ def load_evaluator(path: str | os.PathLike) -> LoadedEvaluator:
     except (SafetensorError, OSError, RuntimeError, KeyError, TypeError, ValueError) as e:
         raise ValueError(f"{path} is corrupt or does not match its metadata: {e}") from None
     model.eval()
-    return LoadedEvaluator(model, meta, hashlib.sha256(raw).hexdigest(), path)
+    return LoadedEvaluator(model, meta, hashlib.sha256(path.read_bytes()).hexdigest(), path)
 
 
 def default_evaluator_path(dataset: str) -> Path:

@@ -57,6 +57,28 @@ def jsonable(obj: Any) -> Any:
     return obj
 
 
+def read_safetensors_json(path: str | os.PathLike, key: str, fmt: str, version: int, what: str) -> dict[str, Any]:
+    """Parse the JSON stored under ``key`` in a safetensors file's header, without loading tensors.
+
+    Checks ``format == fmt`` and ``format_version <= version``; any problem is a ``ValueError``
+    naming ``what`` the file should have been.
+    """
+    try:
+        with open(path, "rb") as f:
+            n = int.from_bytes(f.read(8), "little")
+            if not 0 < n <= min(os.path.getsize(path) - 8, 100_000_000):
+                raise ValueError("bad header length")
+            header = json.loads(f.read(n))
+        meta = json.loads(header["__metadata__"][key])
+    except (ValueError, KeyError, TypeError, UnicodeDecodeError) as e:
+        raise ValueError(f"{path} is not a {what} (unreadable or truncated header: {e})") from None
+    if not isinstance(meta, dict) or meta.get("format") != fmt:
+        raise ValueError(f"{path} is not a {what} (format {meta.get('format') if isinstance(meta, dict) else None!r})")
+    if meta.get("format_version", 0) > version:
+        raise ValueError(f"{path} was written by a newer DP-InfoGAN (format {meta['format_version']}); upgrade to read it")
+    return meta
+
+
 def image_grid(images_u8: torch.Tensor, nrow: int, pad: int = 2, scale: int = 1) -> Image.Image:
     """uint8 (N, H, W) -> one grayscale PIL image with ``nrow`` images per row."""
     n, h, w = images_u8.shape

@@ -1,7 +1,6 @@
 """Privacy attacks: membership inference against the attack-lab models, the (ε, δ)-DP bound on
 attack success, and the memorisation gallery. Reads the shipped results; runs no model."""
 import math
-from pathlib import Path
 
 import numpy as np
 import plotly.graph_objects as go

@@ -1,7 +1,6 @@
 """The shipped zoo: loads offline, matches its model card, and its privacy claims recompute."""
 import math
 
-import numpy as np
 import pytest
 
 from dpinfogan.accounting import epsilon_of
