@@ -20,11 +20,11 @@ env = {**os.environ, "DPINFOGAN_DATA": os.environ.get("DPINFOGAN_DATA", str(ROOT
 procs = {}
 for name in names:
     m = wanted[name]
-    log = open(ROOT / f"runs/zoo-{name}.log", "w")
+    log = open(ROOT / f"{m.run_dir}.log", "w")
     procs[name] = subprocess.Popen([py, "-m", "dpinfogan", *m.train_args()], cwd=ROOT, env=env, stdout=log, stderr=log)
 for name, p in procs.items():
     rc = p.wait()
     print(name, "exit", rc, flush=True)
     if rc == 0:
-        subprocess.run([py, "-m", "dpinfogan", "export", f"runs/zoo-{name}/checkpoint.safetensors",
+        subprocess.run([py, "-m", "dpinfogan", "export", f"{wanted[name].run_dir}/checkpoint.safetensors",
                         f"checkpoints/{name}.safetensors", "--half"], cwd=ROOT, check=True)
