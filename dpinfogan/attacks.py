@@ -263,6 +263,16 @@ def results_path(checkpoint: str | Path) -> Path:
     return p.with_name(p.stem + ".attack.json")
 
 
+def best_attack_auc(checkpoint: str | Path) -> Optional[float]:
+    """The highest AUC any attack reached on this checkpoint (0.5 = chance), or None if never attacked."""
+    p = results_path(checkpoint)
+    if not p.is_file():
+        return None
+    aucs = [a.get("auc") for a in load_results(p).get("attacks", {}).values()]
+    aucs = [float(a) for a in aucs if isinstance(a, (int, float))]
+    return max(aucs) if aucs else None
+
+
 def _attack_entry(label: str, pos: np.ndarray, neg: np.ndarray) -> dict:
     roc = roc_curve(pos, neg)
     return {"label": label, "auc": round(roc.auc, 5), "tpr_at_1pct_fpr": round(roc.tpr_at(FPR_LOW), 5),

@@ -8,7 +8,8 @@ from dpinfogan import jobs
 from dpinfogan.config import ModelConfig, PrivacyConfig, TrainConfig
 from dpinfogan.runs import runs_root
 from dpinfogan.ui import cache, charts
-from dpinfogan.ui.models import checkpoints_root, eps_text, load_references
+from dpinfogan.attacks import best_attack_auc
+from dpinfogan.ui.models import checkpoints_root, discover_attack_lab, eps_text, load_references
 
 st.set_page_config(page_title="Privacy vs quality · DP-InfoGAN Studio", page_icon="📉", layout="wide")
 st.title("Privacy vs quality")
@@ -21,6 +22,9 @@ METRICS = {
     "fid_evaluator": ("FID (evaluator features)", "Distance between generated and real images in the evaluator's "
                                                   "feature space (lower is better; not Inception-FID)."),
     "code_accuracy": ("Code accuracy", "How often the evaluator sees the digit the code asked for (higher is better)."),
+    "attack_auc": ("Attack AUC", "How well the best membership-inference attack tells training digits from "
+                                 "unseen ones (0.5 = chance, lower is more private). Measured on the attack-lab "
+                                 "models and on any checkpoint attacked with `python -m dpinfogan attack`."),
     "proxy": ("Template match (proxy)", "Computed here for every model: nearest real class-mean image on 200 samples. "
                                         "A rough proxy, not an evaluator metric — useful when no evaluation "
                                         "exists yet."),
@@ -35,6 +39,8 @@ st.caption(METRICS[metric][1])
 
 def _points(metric: str) -> tuple[list[dict], dict, list[str]]:
     entries = cache.discover(str(checkpoints_root()), str(runs_root()))
+    if metric == "attack_auc":
+        entries = list(entries) + discover_attack_lab()
     points, by_key, notes = [], {}, []
     missing = 0
     for e in entries:
@@ -49,12 +55,21 @@ def _points(metric: str) -> tuple[list[dict], dict, list[str]]:
             except ValueError as err:
                 notes.append(f"`{e.path.name}`: {err}")
                 continue
+        elif metric == "attack_auc":
+            try:
+                value = best_attack_auc(e.path)
+            except ValueError as err:
+                notes.append(f"`{e.path.name}`: {err}")
+                continue
+            if value is None:
+                continue  # never attacked: not "missing", most models are not
         else:
             value = ((e.evaluation() or {}).get("metrics") or {}).get(metric)
         if value is None or math.isnan(e.epsilon):
             missing += 1
             continue
-        points.append({"group": "zoo" if e.source == "zoo" else "your runs", "label": e.name, "epsilon": e.epsilon,
+        group = {"zoo": "zoo", "attack lab": "attack lab"}.get(e.source, "your runs")
+        points.append({"group": group, "label": e.name, "epsilon": e.epsilon,
                        "value": float(value), "key": e.key,
                        "hover": f"<b>{e.name}</b> ({e.source})<br>{eps_text(e.epsilon)}<br>{METRICS[metric][0]}: "
                                 f"{float(value):.3g}<br>{e.settings_text()}"})
@@ -95,7 +110,7 @@ def chart_and_sweep() -> None:
         st.info("Nothing to plot for this metric yet. Choose the proxy metric, or start a sweep below.")
         selected_key = None
     else:
-        fig = charts.frontier_figure(points, METRICS[metric][0], lower_is_better=metric == "fid_evaluator")
+        fig = charts.frontier_figure(points, METRICS[metric][0], lower_is_better=metric in ("fid_evaluator", "attack_auc"))
         event = st.plotly_chart(fig, key="pq_chart", on_select="rerun", selection_mode="points", width="stretch")
         sel = [p.get("customdata") for p in (event.selection.points if event else [])] if event else []
         sel = [c[0] if isinstance(c, list) else c for c in sel if c]

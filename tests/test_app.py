@@ -196,3 +196,15 @@ def test_grid_quality_reads_the_trainers_grid(tmp_path):
     image_grid(to_uint8(data.images[idx]), nrow=8, scale=2).save(tmp_path / "real.png")
     real, _ = quality.grid_quality(tmp_path / "real.png", 10, list(range(10)))
     assert real > 0.6
+
+
+def test_privacy_page_plots_attack_auc_of_the_attack_lab(monkeypatch, tmp_path):
+    root = Path(__file__).resolve().parent.parent
+    monkeypatch.setenv("DPINFOGAN_CHECKPOINTS", str(root / "checkpoints"))
+    monkeypatch.setenv("DPINFOGAN_RUNS", str(tmp_path / "runs"))
+    at = run_page("pages/2_Privacy_vs_quality.py")
+    at.radio(key="pq_metric").set_value("attack_auc").run()
+    assert not at.exception
+    spec = at.get("plotly_chart")[0].proto.spec
+    assert "attack lab" in spec and "nonprivate" in spec and "eps1" in spec
+    assert "lower is better" in spec

@@ -232,3 +232,14 @@ def test_auc_standard_error_known_value():
     # Hanley–McNeil at AUC 0.5 with 1,000 + 1,000: sqrt((0.25 + 999·(1/3 − 1/4)·2) / 1e6) ≈ 0.01291
     assert auc_standard_error(0.5, 1000, 1000) == pytest.approx(0.012913, abs=1e-5)
     assert auc_standard_error(1.0, 10, 10) == pytest.approx(0.0)
+
+
+def test_best_attack_auc_of_shipped_lab_models():
+    from pathlib import Path
+
+    from dpinfogan.attacks import best_attack_auc
+
+    lab = Path(__file__).resolve().parent.parent / "checkpoints" / "attack-lab"
+    assert best_attack_auc(lab / "nonprivate-long.safetensors") > 0.55  # visible leakage without DP
+    assert best_attack_auc(lab / "eps1.safetensors") < 0.55  # chance under DP
+    assert best_attack_auc(lab / "does-not-exist.safetensors") is None

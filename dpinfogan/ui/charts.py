@@ -63,9 +63,9 @@ def frontier_figure(points: Sequence[dict], metric_label: str, lower_is_better: 
     Groups become legend entries (zoo, your runs, literature); ``key`` comes back in selections.
     """
     fig = go.Figure()
-    symbols = {"zoo": "circle", "your runs": "diamond", "literature": "star"}
+    symbols = {"zoo": "circle", "your runs": "diamond", "attack lab": "square", "literature": "star"}
     finite = [p["epsilon"] for p in points if math.isfinite(p["epsilon"])]
-    for group in ("zoo", "your runs", "literature"):
+    for group in symbols:
         pts = [p for p in points if p["group"] == group]
         if not pts:
             continue

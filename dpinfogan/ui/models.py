@@ -147,6 +147,12 @@ def discover_runs(root: Optional[Path] = None) -> list[ModelEntry]:
     return out
 
 
+def discover_attack_lab(root: Optional[Path] = None) -> list[ModelEntry]:
+    """The attack-lab checkpoints (``checkpoints/attack-lab/``): small-data models with attack results."""
+    root = (Path(root) if root is not None else checkpoints_root()) / "attack-lab"
+    return [_entry(f"lab:{p.stem}", p, "attack lab") for p in sorted(root.glob("*.safetensors"))]
+
+
 def discover_all(zoo_root: Optional[Path] = None, runs_root: Optional[Path] = None) -> list[ModelEntry]:
     return discover_zoo(zoo_root) + discover_runs(runs_root)
 
