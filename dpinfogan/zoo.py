@@ -39,6 +39,7 @@ class ZooModel:
     code_mode: str  # "labels" or "unsupervised"
     steps: int  # planned discriminator steps
     recipe: str = "v2"  # "v2" (RECIPE + RECIPE_TAIL) or "v1" (RECIPE_V1)
+    run_suffix: str = "-v2"  # run folder suffix of the shipped run (v2 recipe only)
 
     def train_args(self) -> list[str]:
         eps = "inf" if math.isinf(self.epsilon) else f"{self.epsilon:g}"
@@ -51,7 +52,7 @@ class ZooModel:
 
     @property
     def run_dir(self) -> str:
-        return f"runs/zoo-{self.name}" + ("-v2" if self.recipe == "v2" else "")
+        return f"runs/zoo-{self.name}" + (self.run_suffix if self.recipe == "v2" else "")
 
     def command(self) -> str:
         """The exact shell command (from the project root) that trains this model."""
@@ -59,10 +60,10 @@ class ZooModel:
 
 
 ZOO = [
-    ZooModel("mnist-labels-eps1", 1.0, "labels", 2000),
+    ZooModel("mnist-labels-eps1", 1.0, "labels", 5000, run_suffix="-v3"),
     ZooModel("mnist-labels-eps2", 2.0, "labels", 2000),
     ZooModel("mnist-labels-eps5", 5.0, "labels", 2000),
-    ZooModel("mnist-labels-eps10", 10.0, "labels", 2000),
+    ZooModel("mnist-labels-eps10", 10.0, "labels", 5000, run_suffix="-v3"),
     ZooModel("mnist-labels-epsinf", math.inf, "labels", 500, recipe="v1"),
     ZooModel("mnist-unsupervised-eps10", 10.0, "unsupervised", 2000),
     ZooModel("mnist-unsupervised-epsinf", math.inf, "unsupervised", 2000),
