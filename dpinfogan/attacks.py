@@ -19,7 +19,6 @@ with a seed, non-members the next 1,000 of the same permutation (:func:`lab_spli
 from __future__ import annotations
 
 import base64
-import functools
 import math
 from dataclasses import dataclass
 from pathlib import Path
@@ -37,9 +36,8 @@ Features = Callable[[torch.Tensor], torch.Tensor]  # images (N,1,28,28) in [-1,1
 
 
 # --------------------------------------------------------------------------- the attack-lab data
-@functools.lru_cache(maxsize=1)
 def _offline_pool() -> tuple[torch.Tensor, torch.Tensor]:
-    """All 5,000 offline digits (train split, then test split); parsed once per process (slow CSV)."""
+    """All 5,000 offline digits (train split, then test split); ``data`` parses the CSV once per process."""
     tr, te = offline_digits(True), offline_digits(False)
     return torch.cat([tr.images, te.images]), torch.cat([tr.labels, te.labels])
 
