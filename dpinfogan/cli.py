@@ -12,7 +12,7 @@ import warnings
 from pathlib import Path
 from typing import Callable, Optional
 
-from .config import ACCOUNTANTS, CODE_MODES, DP_STEPS, LatentConfig, ModelConfig, PrivacyConfig, TrainConfig
+from .config import ACCOUNTANTS, CLIP_FAKE, CODE_MODES, DP_STEPS, LatentConfig, ModelConfig, PrivacyConfig, TrainConfig
 from .data import DATASETS
 
 Handler = Callable[[argparse.Namespace], int]
@@ -49,6 +49,9 @@ def add_train_parser(sub) -> None:
     g.add_argument("--max-grad-norm", "-C", type=float, default=1.0, help="per-sample clipping norm C (L2)")
     g.add_argument("--accountant", default="rdp", choices=ACCOUNTANTS, help="rdp = moments accountant (paper); prv")
     g.add_argument("--dp-step", default="fast", choices=DP_STEPS, help="fast ghost-norm step or the Opacus reference")
+    g.add_argument("--clip-fake", default=PrivacyConfig.clip_fake, choices=CLIP_FAKE,
+                   help="generated samples' term (no privacy role, no noise) clipped to C per sample, "
+                        "as one batch vector, or not at all")
     t = p.add_argument_group("training")
     t.add_argument("--batch-size", type=int, default=d.batch_size, help="expected real samples per step (q = batch/N)")
     t.add_argument("--steps", type=int, default=d.steps, help="planned discriminator steps (the run stops earlier if ε is spent)")
@@ -96,7 +99,8 @@ def config_from_args(a: argparse.Namespace, n_samples: int) -> TrainConfig:
         model=ModelConfig(g_width=a.g_width, d_width=a.d_width, d_hidden=a.d_hidden),
         latent=LatentConfig(noise_dim=a.noise_dim, n_continuous=a.n_continuous),
         privacy=PrivacyConfig(epsilon=epsilon, delta=a.delta, noise_multiplier=a.sigma,
-                              max_grad_norm=a.max_grad_norm, accountant=a.accountant, dp_step=a.dp_step),
+                              max_grad_norm=a.max_grad_norm, accountant=a.accountant, dp_step=a.dp_step,
+                              clip_fake=a.clip_fake),
     )
 
 

@@ -13,6 +13,7 @@ from typing import Any, Optional
 CODE_MODES = ("labels", "unsupervised")
 ACCOUNTANTS = ("rdp", "prv")
 DP_STEPS = ("fast", "opacus")
+CLIP_FAKE = ("sample", "batch", "none")
 
 
 @dataclass
@@ -60,7 +61,9 @@ class PrivacyConfig:
     max_grad_norm: float = 1.0  # C: every real sample's gradient is clipped to L2 norm ≤ C
     accountant: str = "rdp"  # "rdp" (moments accountant, as in the paper) or "prv"
     dp_step: str = "fast"  # "fast" (ghost norms + book-keeping) or "opacus" (reference per-sample hooks)
-    clip_fake: bool = True  # also clip generated samples' gradients to C (no noise; balances real vs fake terms)
+    # How the generated samples' term is clipped to C (no noise; it only balances the real and fake
+    # terms): per "sample", as one "batch" vector, or "none". See dpinfogan/privacy.py.
+    clip_fake: str = "sample"
 
     @property
     def private(self) -> bool:
@@ -81,6 +84,8 @@ class PrivacyConfig:
             raise ValueError(f"clipping norm C must be > 0, got {self.max_grad_norm}")
         if self.accountant not in ACCOUNTANTS:
             raise ValueError(f"accountant must be one of {ACCOUNTANTS}, got {self.accountant!r}")
+        if self.clip_fake not in CLIP_FAKE:
+            raise ValueError(f"clip_fake must be one of {CLIP_FAKE}, got {self.clip_fake!r}")
         if self.dp_step not in DP_STEPS:
             raise ValueError(f"dp_step must be one of {DP_STEPS}, got {self.dp_step!r}")
         if self.private:
@@ -146,6 +151,8 @@ class TrainConfig:
         priv = dict(d.pop("privacy", {}))
         if priv.get("epsilon") == "inf":
             priv["epsilon"] = math.inf
+        if isinstance(priv.get("clip_fake"), bool):  # configs written before the modes existed
+            priv["clip_fake"] = "sample" if priv["clip_fake"] else "none"
         return cls(
             model=_build(ModelConfig, d.pop("model", {})),
             latent=_build(LatentConfig, d.pop("latent", {})),

@@ -61,7 +61,7 @@ def _clip(g: torch.Tensor, C: float) -> torch.Tensor:
     return g * (C / (g.norm(dim=1, keepdim=True) + 1e-6)).clamp(max=1.0)
 
 
-def _run(method, d, cfg, x, y, fx, lat, *, C, sigma=0.0, clip_fake=False, private=True, seed=0, steps=1):
+def _run(method, d, cfg, x, y, fx, lat, *, C, sigma=0.0, clip_fake="none", private=True, seed=0, steps=1):
     d = copy.deepcopy(d)
     step = PrivateDStep(d, torch.optim.SGD(d.parameters(), lr=0.0), cfg, noise_multiplier=sigma,
                         max_grad_norm=C, expected_batch_size=B_EXPECTED, private=private, method=method,
@@ -80,15 +80,20 @@ def _assert_close_per_param(d: nn.Module, got: torch.Tensor, want: torch.Tensor,
 
 
 @pytest.mark.parametrize("code_mode", ["labels", "unsupervised"])
-@pytest.mark.parametrize("clip_fake", [False, True])
+@pytest.mark.parametrize("clip_fake", ["none", "sample", "batch"])
 def test_fast_and_opacus_equal_brute_force_dp_sgd(code_mode, clip_fake):
     cfg, d, x, y, fx, lat = _case(code_mode)
     real, fake = _per_sample(d, cfg, x, y, fx, lat)
     norms = real.norm(dim=1)
     s = norms.sort().values
     C = float(s[N_REAL // 2 - 1] + s[N_REAL // 2]) / 2  # half the real samples are clipped, half are not
-    assert (norms < C * 0.9).any() and (norms > C * 1.1).any()
-    want = _clip(real, C).sum(0) / B_EXPECTED + (_clip(fake, C) if clip_fake else fake).mean(0)
+    if clip_fake == "batch":  # a C small enough that the mean fake gradient is clipped too
+        C = min(C, 0.5 * float(fake.mean(0).norm()))
+    else:
+        assert (norms < C * 0.9).any()
+    assert (norms > C * 1.1).any()
+    fake_term = {"none": fake.mean(0), "sample": _clip(fake, C).mean(0), "batch": _clip(fake.mean(0, keepdim=True), C)[0]}
+    want = _clip(real, C).sum(0) / B_EXPECTED + fake_term[clip_fake]
     layers = {type(m).__name__ for m in d.modules() if list(m.parameters(recurse=False))}
     assert layers == {"Conv2d", "Linear"}  # the layer types the fast step must get right
     for method in ("fast", "opacus"):
@@ -98,7 +103,7 @@ def test_fast_and_opacus_equal_brute_force_dp_sgd(code_mode, clip_fake):
 
 
 def test_only_real_gradients_are_clipped():
-    """clip_fake=False: the step is (clipped real sum)/B plus the ordinary, unclipped fake gradient."""
+    """clip_fake="none": the step is (clipped real sum)/B plus the ordinary, unclipped fake gradient."""
     cfg, d, x, y, fx, lat = _case()
     C = 1e-3  # far below every per-sample norm: clipping must visibly change the real term
     real, _ = _per_sample(d, cfg, x, y, fx, lat)
@@ -110,12 +115,14 @@ def test_only_real_gradients_are_clipped():
     assert float((got - plain_fake).norm()) <= N_REAL * C / B_EXPECTED * (1 + 1e-4)
 
 
+@pytest.mark.parametrize("clip_fake", ["none", "batch"])
 @pytest.mark.parametrize("method", ["fast", "opacus"])
-def test_empty_real_batch_gives_fake_term_only(method):
+def test_empty_real_batch_gives_fake_term_only(method, clip_fake):
     cfg, d, x, y, fx, lat = _case(n_real=0)
     _, fake = _per_sample(d, cfg, x, y, fx, lat)
-    got, stats = _run(method, d, cfg, x, y, fx, lat, C=1.0, steps=2)
-    _assert_close_per_param(d, got, fake.mean(0), f"{method} empty batch")
+    C = 1e9 if clip_fake == "none" else 1e-3
+    got, stats = _run(method, d, cfg, x, y, fx, lat, C=C, steps=2, clip_fake=clip_fake)
+    _assert_close_per_param(d, got, _clip(fake.mean(0, keepdim=True), C)[0], f"{method} empty batch")
     assert stats["clip_frac"] == 0.0
 
 
@@ -145,14 +152,17 @@ def test_non_private_step_is_the_plain_mean_gradient():
 
 
 @pytest.mark.parametrize("plan", ["direct", "ghost", "parity"])
-@pytest.mark.parametrize("cin,cout,size,stride", [(1, 8, 28, 2), (32, 64, 14, 2), (3, 5, 9, 2), (2, 3, 8, 1)])
-def test_conv_per_sample_norms_every_plan(monkeypatch, plan, cin, cout, size, stride):
+@pytest.mark.parametrize("cin,cout,size,stride,kernel,pad", [
+    (1, 8, 28, 2, 4, 1), (32, 64, 14, 2, 4, 1), (3, 5, 9, 2, 4, 1), (2, 3, 8, 1, 4, 1),
+    (2, 3, 9, 2, 4, 0), (2, 3, 10, 2, 4, 2), (2, 3, 11, 3, 6, 2),
+])
+def test_conv_per_sample_norms_every_plan(monkeypatch, plan, cin, cout, size, stride, kernel, pad):
     """Each way of getting a conv's per-sample norm (form it, ghost via im2col, ghost via the
     parity split) is exact, whichever the cost model would pick for the shape."""
     monkeypatch.setattr(privacy, "_conv_plan", lambda *a: (plan, 1000))
     torch.manual_seed(0)
-    conv = nn.Conv2d(cin, cout, 4, stride, 1)
-    a = torch.randn(5, cin, size, size)
+    conv = nn.Conv2d(cin, cout, kernel, stride, pad)
+    a = torch.randn(5, cin, size, size + 3)  # not square: rows and columns are split separately
     g = torch.randn_like(conv(a))
     want = []
     for i in range(5):

@@ -41,6 +41,7 @@ def add_federated_parser(sub) -> None:
     t.add_argument("--dataset", default=d.dataset, choices=DATASETS, help="data every client takes its part of")
     t.add_argument("--code-mode", default=d.code_mode, choices=CODE_MODES, help="categorical code mode")
     t.add_argument("--batch-size", type=int, default=d.batch_size, help="expected Poisson batch per client step")
+    t.add_argument("--d-steps-per-g", type=int, default=d.d_steps_per_g, help="discriminator steps per generator step")
     t.add_argument("--lr-d", type=float, default=d.lr_d, help="discriminator Adam learning rate")
     t.add_argument("--lr-g", type=float, default=d.lr_g, help="generator Adam learning rate")
     t.add_argument("--g-width", type=int, default=d.g_width, help="generator channels")
@@ -64,7 +65,7 @@ def add_federated_parser(sub) -> None:
 def fed_from_args(a: argparse.Namespace) -> FedConfig:
     return FedConfig(
         dataset=a.dataset, clients=a.clients, split=a.split, alpha=a.alpha, rounds=a.rounds,
-        local_steps=a.local_steps, epsilon=a.epsilon, delta=a.delta, max_grad_norm=a.max_grad_norm,
+        local_steps=a.local_steps, d_steps_per_g=a.d_steps_per_g, epsilon=a.epsilon, delta=a.delta, max_grad_norm=a.max_grad_norm,
         batch_size=a.batch_size, lr_d=a.lr_d, lr_g=a.lr_g, code_mode=a.code_mode, g_width=a.g_width,
         d_width=a.d_width, d_hidden=a.d_hidden, noise_dim=a.noise_dim, n_continuous=a.n_continuous,
         dp_step=a.dp_step, seed=a.seed, threads=a.threads, central_sigma=a.central_dp_sigma,

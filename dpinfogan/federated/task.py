@@ -40,6 +40,7 @@ class FedConfig:
     alpha: float = 0.5  # Dirichlet concentration α (split = "dirichlet"); small α = skewed clients
     rounds: int = 3  # R, federated rounds
     local_steps: int = 20  # E, private discriminator steps per client per round
+    d_steps_per_g: int = 1  # discriminator steps per generator step (each on a fresh Poisson batch)
     epsilon: float = 10.0  # each client's target ε (sample-level, over all R·E steps)
     delta: float = 1e-5  # each client's δ; must be < 1/N_k
     max_grad_norm: float = 1.0  # C, per-sample clipping norm
@@ -74,7 +75,7 @@ class FedConfig:
         """A client's :class:`TrainConfig`: planned steps = R·E, so σ is calibrated for the whole run."""
         return TrainConfig(
             dataset=self.dataset, code_mode=self.code_mode, batch_size=self.batch_size,
-            steps=self.rounds * self.local_steps, lr_d=self.lr_d, lr_g=self.lr_g,
+            steps=self.rounds * self.local_steps, d_steps_per_g=self.d_steps_per_g, lr_d=self.lr_d, lr_g=self.lr_g,
             seed=self.seed if seed is None else seed, threads=self.threads,
             sample_every=10**9, checkpoint_every=10**9,  # the server writes grids and checkpoints
             model=ModelConfig(g_width=self.g_width, d_width=self.d_width, d_hidden=self.d_hidden),
