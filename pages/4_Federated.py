@@ -16,7 +16,7 @@ st.title("Federated training (DPD-InfoGAN)")
 st.caption(
     "Each client keeps its images at home and trains its own private discriminator (DP-SGD, its own ε). "
     "Only model weights travel: the server averages them (FedAvg, on Flower) and sends the global model back. "
-    "A client that only ever saw 0s and 1s ends up with a generator that draws every digit."
+    "A client that only ever saw 0s and 1s ends up with a generator that also draws digits it never saw."
 )
 STATE_ICONS = {"queued": "⏳", "running": "🏃", "stopping": "✋", "finished": "✅", "stopped": "⏹️", "failed": "❌"}
 SPLIT_HELP = {"class": "by class: client k holds only its own digits", "iid": "IID: a uniform share of every digit",

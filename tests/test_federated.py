@@ -297,18 +297,20 @@ def _fake_finished_run(root: Path) -> Path:
     return run.path
 
 
-@pytest.mark.parametrize("with_run", [False, True], ids=["no-runs", "finished-run"])
-def test_federated_page_renders(with_run, tmp_path):
+@pytest.mark.parametrize("with_run", ["none", "run", "shipped"])
+def test_federated_page_renders(with_run, tmp_path, monkeypatch):
     from streamlit.testing.v1 import AppTest
 
-    if with_run:
-        path = _fake_finished_run(Path(os.environ["DPINFOGAN_RUNS"]))
+    monkeypatch.setenv("DPINFOGAN_CHECKPOINTS", str(tmp_path / "zoo"))  # no shipped example unless made below
+    if with_run != "none":
+        root = Path(os.environ["DPINFOGAN_RUNS"]) if with_run == "run" else tmp_path / "zoo" / "federated"
+        path = _fake_finished_run(root)
         assert load_checkpoint(path / "checkpoint.safetensors").epsilon == pytest.approx(9.0)
     at = AppTest.from_file(str(ROOT / "pages" / "4_Federated.py"), default_timeout=120)
     at.run()
     assert not at.exception, [e.value for e in at.exception]
     assert any("Client 4" in m.value for m in at.markdown)  # default: 5 clients by class
-    if with_run:
+    if with_run != "none":  # a run in runs/, or the example shipped in checkpoints/federated/
         table = at.dataframe[0].value
         assert list(table["ε spent"]) == [8.0, 9.0] and list(table["digits"]) == ["0, 1, 2, 3, 4", "5, 6, 7, 8, 9"]
     else:
