@@ -5,6 +5,7 @@ import pytest
 
 from dpinfogan.accounting import epsilon_of
 from dpinfogan.checkpoint import load_checkpoint
+from dpinfogan.cli import build_parser, config_from_args
 from dpinfogan.sampling import sample
 from dpinfogan.zoo import ZOO, model_card, zoo_root
 
@@ -30,9 +31,9 @@ def test_zoo_model_loads_offline_and_is_honest(m):
         assert eps == pytest.approx(ck.epsilon) and eps <= m.epsilon
     s = sample(ck.generator, ck.config.latent, 16, seed=0)
     assert s.images.shape == (16, 28, 28) and s.images.std() > 10  # not a blank image
-    # the config that rebuilt the model is the one the zoo's command trains
-    args = m.train_args()
-    assert ck.config.batch_size == int(args[args.index("--batch-size") + 1])
+    # the config the model was trained with is exactly the one the card's command builds
+    a = build_parser().parse_args(m.train_args())
+    assert ck.config.to_dict() == config_from_args(a, pr["n_samples"]).to_dict()
 
 
 def test_model_card_matches_checkpoints():
