@@ -57,8 +57,7 @@ class PrivateDStep:
         method: "fast" or "opacus".
         generator: torch RNG for the noise (seeded for reproducibility).
         clip_fake: how the generated samples' term is clipped to C (no noise): "sample" (each
-            sample), "batch" (the mean gradient as one vector) or "none"; True/False mean
-            "sample"/"none". Not needed for privacy; it keeps the real and generated terms on one
+            sample), "batch" (the mean gradient as one vector) or "none". Not needed for privacy; it keeps the real and generated terms on one
             scale, which otherwise lets the unclipped fake term dominate and D learn to call
             everything fake.
     """
@@ -75,14 +74,16 @@ class PrivateDStep:
         private: bool = True,
         method: str = "fast",
         generator: Optional[torch.Generator] = None,
-        clip_fake: str | bool = "sample",
+        clip_fake: str = "sample",
     ):
         if method not in ("fast", "opacus"):
             raise ValueError(f"DP step must be 'fast' or 'opacus', got {method!r}")
         self.d, self.cfg, self.private, self.method = d, cfg, private, method
         self.sigma, self.C, self.B = float(noise_multiplier), float(max_grad_norm), float(expected_batch_size)
         self.generator = generator
-        self.clip_fake = clip_fake_mode(clip_fake)
+        if clip_fake not in CLIP_FAKE:
+            raise ValueError(f"clip_fake must be one of {CLIP_FAKE}, got {clip_fake!r}")
+        self.clip_fake = clip_fake
         self.optimizer = optimizer
         self.layers = [m for m in d.modules() if isinstance(m, (nn.Linear, nn.Conv2d))]
         if private and method == "fast":
@@ -244,15 +245,6 @@ class PrivateDStep:
 
 
 # -- helpers ----------------------------------------------------------------------------------
-def clip_fake_mode(value: str | bool) -> str:
-    """Normalise a ``clip_fake`` setting to "sample", "batch" or "none" (booleans from old configs)."""
-    if value is True or value is False:
-        return "sample" if value else "none"
-    if value not in CLIP_FAKE:
-        raise ValueError(f"clip_fake must be one of {CLIP_FAKE}, got {value!r}")
-    return value
-
-
 def _check_fast_supported(d: nn.Module) -> None:
     """The fast step knows Linear and plain Conv2d; any other parameterised layer would escape clipping."""
     for name, m in d.named_modules():

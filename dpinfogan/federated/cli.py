@@ -65,9 +65,9 @@ def add_federated_parser(sub) -> None:
 def fed_from_args(a: argparse.Namespace) -> FedConfig:
     return FedConfig(
         dataset=a.dataset, clients=a.clients, split=a.split, alpha=a.alpha, rounds=a.rounds,
-        local_steps=a.local_steps, d_steps_per_g=a.d_steps_per_g, epsilon=a.epsilon, delta=a.delta, max_grad_norm=a.max_grad_norm,
-        batch_size=a.batch_size, lr_d=a.lr_d, lr_g=a.lr_g, code_mode=a.code_mode, g_width=a.g_width,
-        d_width=a.d_width, d_hidden=a.d_hidden, noise_dim=a.noise_dim, n_continuous=a.n_continuous,
+        local_steps=a.local_steps, d_steps_per_g=a.d_steps_per_g, epsilon=a.epsilon, delta=a.delta,
+        max_grad_norm=a.max_grad_norm, batch_size=a.batch_size, lr_d=a.lr_d, lr_g=a.lr_g, code_mode=a.code_mode,
+        g_width=a.g_width, d_width=a.d_width, d_hidden=a.d_hidden, noise_dim=a.noise_dim, n_continuous=a.n_continuous,
         dp_step=a.dp_step, seed=a.seed, threads=a.threads, central_sigma=a.central_dp_sigma,
         central_clip=a.central_dp_clip,
     )

@@ -85,15 +85,13 @@ def is_federated(info: RunInfo) -> bool:
     return isinstance(info.config.get("federated"), dict) or (info.path / JOB_NAME).is_file()
 
 
-def list_federated(root: Optional[str | os.PathLike] = None, *, shipped: bool = True) -> list[RunInfo]:
+def list_federated(root: Optional[str | os.PathLike] = None) -> list[RunInfo]:
     """Federated runs under the runs root, newest first, then the finished example runs shipped
     in ``checkpoints/federated/`` (so the page has something to show before any training)."""
-    runs = [r for r in list_runs(root) if is_federated(r)]
-    if shipped:
-        from ..zoo import zoo_root
+    from ..zoo import zoo_root
 
-        runs += [r for r in list_runs(zoo_root() / "federated") if is_federated(r) and r.error is None]
-    return runs
+    shipped = [r for r in list_runs(zoo_root() / "federated") if is_federated(r) and r.error is None]
+    return [r for r in list_runs(root) if is_federated(r)] + shipped
 
 
 def log_tail(run_dir: str | os.PathLike, n: int = 2000) -> str:
