@@ -170,8 +170,7 @@ class PrivateDStep:
             for p in self.d.parameters():
                 p.grad = torch.einsum("i,i...", fclip, p.grad_sample) / nf
         elif self.clip_fake == "batch":  # the mean fake gradient clipped as one vector
-            total = torch.cat([p.grad.flatten() for p in self.d.parameters() if p.grad is not None]).norm()
-            scale = min(1.0, self.C / (float(total) + _EPS))
+            scale = _clip_factor([p.grad for p in self.d.parameters()], self.C)
             for p in self.d.parameters():
                 if p.grad is not None:
                     p.grad = p.grad * scale
@@ -233,8 +232,7 @@ class PrivateDStep:
                    for layer, a, g in zip(self.layers, acts, grads_out)]
             scale = 1.0
             if self.clip_fake == "batch":
-                norm = torch.cat([t.flatten() for pair in gen for t in pair if t is not None]).norm()
-                scale = min(1.0, self.C / (float(norm) + _EPS))
+                scale = _clip_factor([t for pair in gen for t in pair], self.C)
             grads = [tuple(None if r is None else r + scale * f for r, f in zip(rp, fp)) for rp, fp in zip(real, gen)]
         std = self.sigma * self.C / self.B
         for layer, (gw, gb) in zip(self.layers, grads):
@@ -245,6 +243,13 @@ class PrivateDStep:
 
 
 # -- helpers ----------------------------------------------------------------------------------
+def _clip_factor(tensors: list[Optional[torch.Tensor]], C: float) -> float:
+    """min(1, C / ‖v‖) for the vector v of all given tensors (None entries skipped): the factor
+    that clips v, as one vector, to L2 norm C."""
+    norm = torch.cat([t.flatten() for t in tensors if t is not None]).norm()
+    return min(1.0, C / (float(norm) + _EPS))
+
+
 def _check_fast_supported(d: nn.Module) -> None:
     """The fast step knows Linear and plain Conv2d; any other parameterised layer would escape clipping."""
     for name, m in d.named_modules():
