@@ -7,11 +7,16 @@ are interleaved (a, b, c, a, b, c, ... in rotating order) and medians reported, 
 is shared and noisy; ratios are given for wall time and for CPU time (less sensitive to other jobs). Then it measures end-to-end training throughput with :class:`Trainer` and
 estimates the wall time of a default ε = 10 run on full MNIST.
 
+Allocator: timings run with :func:`dpinfogan.train.keep_freed_memory`, as :class:`Trainer` runs
+every step (glibc keeps freed memory instead of page-faulting it back in each step);
+``--glibc-default`` times with glibc's defaults instead.
+
 Memory: each (method, size) runs in a fresh subprocess with glibc's mmap threshold pinned at 64 KiB
 (so freed tensors leave the resident set at once); after one warm-up step (Adam state allocated)
 the kernel's peak-RSS mark is reset (``/proc/self/clear_refs``) and the reported number is the
-peak resident set during 3 further steps minus the resident set before them: the step's transient
-working memory (activations, gradients, per-sample buffers), not the model or the data.
+peak resident set during 3 further steps minus the resident set before them, plus the scratch
+tensors the fast step keeps between steps: the step's working memory (activations, gradients,
+per-sample buffers), not the model or the data.
 
 Usage::
 
@@ -41,6 +46,7 @@ from dpinfogan.config import ModelConfig, TrainConfig  # noqa: E402
 from dpinfogan.latent import sample_latent  # noqa: E402
 from dpinfogan.models import build_models, count_parameters  # noqa: E402
 from dpinfogan.privacy import PrivateDStep  # noqa: E402
+from dpinfogan.train import keep_freed_memory  # noqa: E402
 
 # (a), (b), (c) as trained, (c') the generated rows' term clipped as one vector (no per-sample work
 # on generated rows: the cost of the DP-SGD part alone)
@@ -117,7 +123,8 @@ def memory_child(kind: str, size: str, batch: int) -> None:
     Path("/proc/self/clear_refs").write_text("5")  # reset the peak-RSS mark to the current RSS
     for _ in range(3):
         step.step(*args)
-    print(json.dumps({"peak_mib": (_status_kib("VmHWM") - rss0) / 1024}))
+    kept = step.workspace.nbytes / 2**20  # scratch held between steps (already in rss0)
+    print(json.dumps({"peak_mib": (_status_kib("VmHWM") - rss0) / 1024 + kept}))
 
 
 def measure_memory(kind: str, size: str, batch: int, threads: int) -> float:
@@ -179,6 +186,8 @@ def main() -> None:
     ap.add_argument("--train-reps", type=int, default=5, help="interleaved Trainer repetitions")
     ap.add_argument("--quick", action="store_true", help="3 repetitions, no memory, no training run")
     ap.add_argument("--no-memory", action="store_true", help="skip the memory subprocesses")
+    ap.add_argument("--glibc-default", action="store_true",
+                    help="time with glibc's default allocator settings, not the trainer's")
     ap.add_argument("--_memory", nargs=3, help=argparse.SUPPRESS)
     a = ap.parse_args()
     torch.set_num_threads(a.threads)
@@ -187,11 +196,13 @@ def main() -> None:
         return
     if a.quick:
         a.reps, a.budget, a.no_memory = 3, 6.0, True
+    kept = not a.glibc_default and keep_freed_memory()
 
     mode = TrainConfig().privacy.clip_fake
     print(f"threads={a.threads} torch={torch.__version__}; median of {a.reps} interleaved repetitions; "
           f"σ=1, C=1, real rows = generated rows = batch; generated rows' term clipped per '{mode}' "
-          f"(the default) in (b) and (c), as one vector in (c')")
+          f"(the default) in (b) and (c), as one vector in (c'); allocator: "
+          f"{'keeps freed memory (as the trainer runs)' if kept else 'glibc defaults'}")
     print(f"{'model':<22}{'batch':>6}{'(a) plain ms':>14}{'(b) opacus ms':>15}{'(c) fast ms':>13}{'(c′) ms':>9}"
           f"{'c/a':>7}{'b/c':>7}{'c/a cpu':>9}{'b/c cpu':>9}{'c′/a cpu':>10}{'mem a/b/c/c′ MiB':>22}")
     for size in SIZES:

@@ -16,13 +16,11 @@ term alone, whichever the mode.
 
 Two interchangeable implementations:
 
-* ``fast`` (default): ghost norms + book-keeping. One forward over real and fake rows and one
-  backward to the layer *outputs* only; each layer's per-sample gradient norm comes from its
-  input activations and output gradients, and the clipped, summed weight gradient is one weighted
-  matmul per layer. No per-sample gradient of a large layer is materialised: Linear norms are
-  ‖g_i‖·‖a_i‖; the 7×7 conv's come from Gram matrices (ghost norm, its patch Gram built from a
-  stride-parity split of the input instead of im2col); the first conv's per-sample gradients are
-  small (p·k² floats), so they are formed and reused for the clipped sum.
+* ``fast`` (default): ghost norms + book-keeping (:mod:`dpinfogan.ghost`). One forward over real
+  and fake rows and one backward to the layer *outputs* only; each layer's per-sample gradient
+  norm comes from its input activations and output gradients, and the clipped, summed weight
+  gradient is one weighted matmul per layer. No per-sample gradient of a large layer is
+  materialised.
 * ``opacus``: Opacus' ``GradSampleModule`` hooks and ``DPOptimizer`` (the reference).
 """
 from __future__ import annotations
@@ -30,11 +28,11 @@ from __future__ import annotations
 from typing import Optional
 
 import torch
-import torch.nn.functional as F
 from opacus.grad_sample import GradSampleModule
 from opacus.optimizers import DPOptimizer
 from torch import nn
 
+from . import ghost
 from .config import CLIP_FAKE, TrainConfig
 from .latent import Latent
 from .losses import fake_d_loss, real_loss
@@ -86,6 +84,7 @@ class PrivateDStep:
         self.clip_fake = clip_fake
         self.optimizer = optimizer
         self.layers = [m for m in d.modules() if isinstance(m, (nn.Linear, nn.Conv2d))]
+        self.workspace = ghost.Workspace()  # the fast step's scratch tensors, reused every step
         if private and method == "fast":
             _check_fast_supported(d)
         if private and method == "opacus":
@@ -199,21 +198,23 @@ class PrivateDStep:
         lr = real_loss(_rows(out, 0, n), real_y, self.cfg)  # (n,)
         lf = fake_d_loss(_rows(out, n, None), fake, self.cfg)  # scalar, mean over fakes
         # d(Σ_i ℓ_i + ℓ_fake)/d(layer output): row i<n holds ∇ℓ_i alone (rows are independent).
+        # Fresh tensors, ours to overwrite once the norms are taken.
         grads_out = torch.autograd.grad(lr.sum() + lf, outs)
 
         # Per-sample norms of the real rows, and of the generated rows too when those are clipped
         # one by one ("sample"); "batch" and "none" need no per-sample work on generated rows.
         n_fake = fake_x.shape[0]
         rows = n + n_fake if self.clip_fake == "sample" else n
+        ws = self.workspace
         sq_norms = torch.zeros(rows)
-        per_sample: dict[nn.Module, torch.Tensor] = {}
+        parts = []  # per layer: (per-sample weight grads of the first `rows` rows or None, per-sample bias grads)
         for layer, a, g in zip(self.layers, acts, grads_out):
-            if _keeps_direct_grads(layer, a, g):  # small per-sample grads: form once, reuse below
-                per_sample[layer] = psg = _conv_direct_grads(layer, a[:rows], g[:rows])  # (rows, p·D)
-                b_sq = _sq(g[:rows].sum((2, 3))) if layer.bias is not None else 0.0
-                sq_norms += _sq(psg) + b_sq
-            else:
-                sq_norms += _per_sample_sq_norm(layer, a[:rows], g[:rows])
+            bias = ghost.bias_grads(layer, g)  # (n + n_fake, p) or None
+            # A conv whose per-sample grads are small (the first one) has them formed once, reused below.
+            weight = ghost.direct_grads(layer, a[:rows], g[:rows], ws) if ghost.keeps_direct_grads(layer, a, g) else None
+            sq_norms += ghost.per_sample_sq_norm(layer, a[:rows], g[:rows], ws, weight=weight,
+                                                 bias=None if bias is None else bias[:rows])
+            parts.append((weight, bias))
         norms = sq_norms[:n].sqrt()
         clip = (self.C / (norms + _EPS)).clamp(max=1.0)  # (n,)
         if self.clip_fake == "sample":
@@ -221,24 +222,26 @@ class PrivateDStep:
             # holds ∇ℓ_j / n_fake and gets its own clip factor.
             fake_w = (self.C / (sq_norms[n:].sqrt() * n_fake + _EPS)).clamp(max=1.0)
             row_w = torch.cat([clip / self.B, fake_w])
-            grads = [_weighted_grad(layer, a, g, row_w, per_sample.get(layer))
-                     for layer, a, g in zip(self.layers, acts, grads_out)]
+            grads = [ghost.weighted_grad(layer, a, g, row_w, weight=w, bias=b, scale_g_in_place=True)
+                     for layer, a, g, (w, b) in zip(self.layers, acts, grads_out, parts)]
         else:
             # Real rows' clipped sum / B, plus the generated rows' mean gradient, itself clipped to
             # C as one vector ("batch") or left alone ("none"): one weight gradient over each part.
-            real = [_weighted_grad(layer, a[:n], g[:n], clip / self.B, per_sample.get(layer))
-                    for layer, a, g in zip(self.layers, acts, grads_out)]
-            gen = [_weighted_grad(layer, a[n:], g[n:], None)
-                   for layer, a, g in zip(self.layers, acts, grads_out)]
+            real = [ghost.weighted_grad(layer, a[:n], g[:n], clip / self.B, weight=w,
+                                        bias=None if b is None else b[:n], scale_g_in_place=True)
+                    for layer, a, g, (w, b) in zip(self.layers, acts, grads_out, parts)]
+            gen = [ghost.weighted_grad(layer, a[n:], g[n:], None, bias=None if b is None else b[n:])
+                   for layer, a, g, (_, b) in zip(self.layers, acts, grads_out, parts)]
             scale = 1.0
             if self.clip_fake == "batch":
                 scale = _clip_factor([t for pair in gen for t in pair], self.C)
             grads = [tuple(None if r is None else r + scale * f for r, f in zip(rp, fp)) for rp, fp in zip(real, gen)]
         std = self.sigma * self.C / self.B
-        for layer, (gw, gb) in zip(self.layers, grads):
-            layer.weight.grad = gw + std * torch.randn(gw.shape, generator=self.generator)
-            if gb is not None:
-                layer.bias.grad = gb + std * torch.randn(gb.shape, generator=self.generator)
+        for layer, (gw, gb) in zip(self.layers, grads):  # fresh tensors: the noise is added in place
+            for p, grad in ((layer.weight, gw), (layer.bias, gb)):
+                if grad is not None:
+                    noise = ws.get((id(p), "noise"), tuple(grad.shape), grad.dtype)
+                    p.grad = grad.add_(torch.randn(grad.shape, generator=self.generator, out=noise), alpha=std)
         return _stats(lr, lf, norms, self.C)
 
 
@@ -294,158 +297,6 @@ def _drop_stale_activations(d: nn.Module) -> None:
                 del p._current_grad_sample
 
 
-def _sq(x: torch.Tensor) -> torch.Tensor:
-    """Row-wise squared L2 norm of (B, d), without a squared temporary."""
-    return torch.linalg.vector_norm(x, dim=1).square_()
-
-
 def _opacus_norms(d: nn.Module) -> torch.Tensor:
     gs = [p.grad_sample.reshape(p.grad_sample.shape[0], -1) for p in d.parameters()]
     return torch.cat(gs, dim=1).norm(dim=1)
-
-
-# Conv patches are processed in chunks of about this many floats (32 MiB): a whole-batch im2col
-# buffer (100+ MB at batch 512) costs more in fresh-page faults than the arithmetic on it.
-_CHUNK_FLOATS = 1 << 23
-
-
-_COPY_COST = 8  # a copied float costs about as much as 8 multiply-adds (memory-bound on CPU)
-
-
-def _unfold(layer: nn.Conv2d, a: torch.Tensor) -> torch.Tensor:
-    """Conv input (B, Cin, H, W) -> patches (B, Cin·kh·kw, L), one strided copy (im2col loops)."""
-    (kh, kw), (sh, sw), (dh, dw), (ph, pw) = layer.kernel_size, layer.stride, layer.dilation, layer.padding
-    x = F.pad(a, (pw, pw, ph, ph))
-    B, C, H, W = x.shape
-    Ho, Wo = (H - dh * (kh - 1) - 1) // sh + 1, (W - dw * (kw - 1) - 1) // sw + 1
-    b_, c_, h_, w_ = x.stride()
-    patches = x.as_strided((B, C, kh, kw, Ho, Wo), (b_, c_, dh * h_, dw * w_, sh * h_, sw * w_))
-    return patches.reshape(B, C * kh * kw, Ho * Wo)
-
-
-def _conv_plan(layer: nn.Conv2d, a_shape: torch.Size, g_shape: torch.Size) -> tuple[str, int]:
-    """Cheapest exact per-sample norm for this conv ("direct", "ghost" or "parity", by
-    multiply-adds + copied floats·_COPY_COST) and its temporary floats per sample."""
-    (kh, kw), (sh, sw) = layer.kernel_size, layer.stride
-    C, p, Ho, Wo = a_shape[1], g_shape[1], g_shape[2], g_shape[3]
-    L, D = Ho * Wo, C * kh * kw
-    costs = {  # plan: (cost, temporary floats) per sample
-        "direct": (p * D * L + _COPY_COST * D * L, D * L + p * D),  # form G_i A_iᵀ (p×D)
-        "ghost": (L * L * (D + p) + _COPY_COST * D * L, D * L + 2 * L * L),  # <A_iᵀA_i, G_iᵀG_i>
-    }
-    if layer.dilation == (1, 1) and kh % sh == 0 and kw % sw == 0:
-        YX = (Ho + kh // sh - 1) * (Wo + kw // sw - 1)
-        K = C * sh * sw
-        costs["parity"] = (YX * YX * K + L * L * p + _COPY_COST * K * YX, K * YX + YX * YX + 2 * L * L)
-    plan = min(costs, key=lambda k: costs[k][0])
-    return plan, costs[plan][1]
-
-
-def _parity_gram(layer: nn.Conv2d, a: torch.Tensor, Ho: int, Wo: int) -> torch.Tensor:
-    """A_iᵀA_i (B, L, L) without im2col, for stride s dividing kernel k.
-
-    Tap k_i = s·u + r reads padded row s·(l + u) + r, so splitting the padded input by row/column
-    parity (r, c) gives a (C·sh·sw, Y·X) matrix Z_i whose Gram M_i = Z_iᵀZ_i holds every patch
-    inner product: (A_iᵀA_i)[l, l'] = Σ_{u,v} M_i[l + (u,v), l' + (u,v)]. Z_i is 4× the input,
-    not 16×, and the Gram costs (Y·X)²·C·s² instead of L²·C·k².
-    """
-    (kh, kw), (sh, sw), (ph, pw) = layer.kernel_size, layer.stride, layer.padding
-    B, C, H, W = a.shape
-    uh, uw = kh // sh, kw // sw
-    Y, X = Ho + uh - 1, Wo + uw - 1
-    # Z[b, c, r, q, y, x] = padded input at row s·y + r, column s·x + q. Each parity (r, q) is one
-    # strided slice of the unpadded input, copied straight into place: one pass over the input,
-    # where F.pad + pixel_unshuffle took two (and 2.2× the time, measured at batch 512).
-    Z = a.new_zeros(B, C, sh, sw, Y, X)
-    for r, (rows, y) in enumerate(_parity_slices(H, sh, ph, Y)):
-        for q, (cols, x) in enumerate(_parity_slices(W, sw, pw, X)):
-            Z[:, :, r, q, y, x] = a[:, :, rows, cols]
-    Z = Z.view(B, C * sh * sw, Y * X)
-    M = torch.bmm(Z.transpose(1, 2), Z).view(B, Y, X, Y, X)
-    # Σ_{u,v} M[l + (u,v), l' + (u,v)], summed over u, then v: 3× faster than 4-D shifted slices.
-    Mu = sum(M[:, u : u + Ho, :, u : u + Ho, :] for u in range(uh))  # (B, Ho, X, Ho, X)
-    aa = sum(Mu[:, :, v : v + Wo, :, v : v + Wo] for v in range(uw))  # (B, Ho, Wo, Ho, Wo)
-    return aa.reshape(B, Ho * Wo, Ho * Wo)
-
-
-def _parity_slices(size: int, stride: int, pad: int, out: int) -> list[tuple[slice, slice]]:
-    """For each parity r of a padded axis: (input slice, parity-grid slice) with padded index
-    stride·y + r = input index + pad, cropped to ``out`` grid positions."""
-    res = []
-    for r in range(stride):
-        first = (r - pad) % stride  # first input index whose padded index has parity r
-        y0 = (first + pad) // stride
-        count = max(0, min(len(range(first, size, stride)), out - y0))
-        res.append((slice(first, first + stride * count, stride), slice(y0, y0 + count)))
-    return res
-
-
-def _per_sample_sq_norm(layer: nn.Module, a: torch.Tensor, g: torch.Tensor) -> torch.Tensor:
-    """‖∂ℓ_i/∂(W, b)‖² per sample from the layer input a and output gradient g, shape (B,)."""
-    if a.shape[0] == 0:
-        return torch.zeros(0)
-    if isinstance(layer, nn.Linear):  # a (B, d), g (B, p): ∇W_i = g_i a_iᵀ, so ‖∇W_i‖ = ‖g_i‖·‖a_i‖
-        return _sq(g) * (_sq(a) + (1.0 if layer.bias is not None else 0.0))
-    G = g.flatten(2)  # (B, p, L)
-    Ho, Wo = g.shape[2], g.shape[3]
-    # ∇W_i = G_i A_iᵀ (p×D, A_i the im2col patches). Either form it (direct: the 28×28 first layer)
-    # or never form it: ‖G_i A_iᵀ‖² = <A_iᵀA_i, G_iᵀG_i> (ghost: the 7×7 layer, whose A_iᵀA_i
-    # is cheapest from the parity split). Rows are processed in chunks to bound temporaries.
-    plan, floats = _conv_plan(layer, a.shape, g.shape)
-    if plan == "direct":
-        sq = _sq(_conv_direct_grads(layer, a, g))
-        return sq + _sq(G.sum(2)) if layer.bias is not None else sq
-    chunk = max(1, _CHUNK_FLOATS // floats)
-    w_sq = []
-    for s in range(0, a.shape[0], chunk):
-        ac, Gc = a[s : s + chunk], G[s : s + chunk]  # (b, C, H, W), (b, p, L)
-        if plan == "ghost":
-            A = _unfold(layer, ac)
-            aa = torch.bmm(A.transpose(1, 2), A)  # (b, L, L)
-        else:
-            aa = _parity_gram(layer, ac, Ho, Wo)
-        w_sq.append(aa.mul_(torch.bmm(Gc.transpose(1, 2), Gc)).sum((1, 2)))
-    sq = torch.cat(w_sq)
-    return sq + _sq(G.sum(2)) if layer.bias is not None else sq
-
-
-def _conv_direct_grads(layer: nn.Conv2d, a: torch.Tensor, g: torch.Tensor) -> torch.Tensor:
-    """Per-sample weight gradients G_i A_iᵀ of a conv, flattened like the weight: (B, p·Cin·kh·kw)."""
-    G = g.flatten(2)  # (B, p, L)
-    chunk = max(1, _CHUNK_FLOATS // _conv_plan(layer, a.shape, g.shape)[1])
-    out = torch.empty(a.shape[0], G.shape[1], layer.weight[0].numel())
-    for s in range(0, a.shape[0], chunk):
-        torch.bmm(G[s : s + chunk], _unfold(layer, a[s : s + chunk]).transpose(1, 2), out=out[s : s + chunk])
-    return out.view(a.shape[0], layer.weight.numel())
-
-
-def _keeps_direct_grads(layer: nn.Module, a: torch.Tensor, g: torch.Tensor) -> bool:
-    """Whether to form this conv's per-sample gradients for every row and reuse them for the
-    weighted sum: when the norm forms them anyway and they are no bigger than the patches
-    (the first conv: p·Cin·k² = 512 floats per sample), a weighted row sum of them replaces a
-    second weight-gradient pass over the batch."""
-    if not isinstance(layer, nn.Conv2d) or _conv_plan(layer, a.shape, g.shape)[0] != "direct":
-        return False
-    return layer.weight.numel() <= layer.weight[0].numel() * g.shape[2] * g.shape[3]
-
-
-def _weighted_grad(layer: nn.Module, a: torch.Tensor, g: torch.Tensor, w: Optional[torch.Tensor],
-                   per_sample: Optional[torch.Tensor] = None):
-    """Σ_i w_i ∇(W, b)_i as one matmul per layer (book-keeping): the layer's ordinary weight
-    gradient with each output-gradient row scaled by w_i, or the weighted sum of ``per_sample``
-    weight gradients (B, numel(W)) when those were formed; w None means all weights 1 (the
-    plain weight gradient). Returns (∇W, ∇b or None)."""
-    if per_sample is not None:
-        gb = w @ g.sum((2, 3)) if layer.bias is not None else None
-        return (w @ per_sample).view_as(layer.weight), gb
-    if a.shape[0] == 0:  # an empty Poisson batch contributes nothing
-        return torch.zeros_like(layer.weight), None if layer.bias is None else torch.zeros_like(layer.bias)
-    gw = g if w is None else g * w.view(-1, *([1] * (g.dim() - 1)))  # (B, p) or (B, p, H, W)
-    if isinstance(layer, nn.Linear):
-        return gw.T @ a, gw.sum(0) if layer.bias is not None else None
-    # PyTorch's own conv weight-gradient kernel (what a normal backward runs), not an im2col einsum.
-    gW = torch.nn.grad.conv2d_weight(
-        a, layer.weight.shape, gw, stride=layer.stride, padding=layer.padding, dilation=layer.dilation,
-        groups=layer.groups,
-    )
-    return gW, gw.sum((0, 2, 3)) if layer.bias is not None else None

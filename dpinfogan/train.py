@@ -6,6 +6,7 @@ advances one discriminator step at a time (a generator step every ``d_steps_per_
 """
 from __future__ import annotations
 
+import ctypes
 import math
 import signal
 import time
@@ -28,6 +29,24 @@ from .privacy import PrivateDStep
 from .runs import RunWriter
 
 
+def keep_freed_memory() -> bool:
+    """Let the C allocator keep the memory a training step frees, for the next step to reuse.
+
+    Every step allocates and frees the same tensors, tens of MB each. By default glibc returns
+    the top of its heap to the kernel once more than ~64 MB of it is free, so the next step
+    page-faults all of it back in: at batch 512 that was 19k faults (35 ms of system time) in a
+    105 ms non-private step and up to 38k in the private one. With the trim threshold at 1 GiB
+    and the mmap threshold at glibc's 32 MiB maximum the process stays at its peak size instead.
+    Process-wide, like ``torch.set_num_threads``. glibc only; elsewhere a no-op returning False.
+    """
+    try:
+        libc = ctypes.CDLL("libc.so.6")
+    except OSError:
+        return False
+    M_TRIM_THRESHOLD, M_MMAP_THRESHOLD = -1, -3  # from glibc's malloc.h
+    return bool(libc.mallopt(M_MMAP_THRESHOLD, 32 << 20)) and bool(libc.mallopt(M_TRIM_THRESHOLD, 1 << 30))
+
+
 class Trainer:
     """DP-InfoGAN training state on one dataset.
 
@@ -42,6 +61,7 @@ class Trainer:
         self.cfg, self.data = cfg, data
         if cfg.threads:
             torch.set_num_threads(cfg.threads)
+        keep_freed_memory()
         torch.manual_seed(cfg.seed)
         self.rng = torch.Generator().manual_seed(cfg.seed)
         self.g, self.d = build_models(cfg.model, cfg.latent)
