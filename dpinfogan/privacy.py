@@ -207,11 +207,12 @@ class PrivateDStep:
         rows = n + n_fake if self.clip_fake == "sample" else n
         ws = self.workspace
         sq_norms = torch.zeros(rows)
-        parts = []  # per layer: (per-sample weight grads of the first `rows` rows or None, per-sample bias grads)
+        parts = []  # per layer: (per-sample weight grads of the first `rows` rows or None, bias grads)
         for layer, a, g in zip(self.layers, acts, grads_out):
             bias = ghost.bias_grads(layer, g)  # (n + n_fake, p) or None
-            # A conv whose per-sample grads are small (the first one) has them formed once, reused below.
-            weight = ghost.direct_grads(layer, a[:rows], g[:rows], ws) if ghost.keeps_direct_grads(layer, a, g) else None
+            weight = None  # a conv with small per-sample grads (the first) has them formed, reused below
+            if ghost.keeps_direct_grads(layer, a, g):
+                weight = ghost.direct_grads(layer, a[:rows], g[:rows], ws)
             sq_norms += ghost.per_sample_sq_norm(layer, a[:rows], g[:rows], ws, weight=weight,
                                                  bias=None if bias is None else bias[:rows])
             parts.append((weight, bias))
