@@ -1,6 +1,7 @@
 """The training loop: budget stop, honest ε, resume, run folder contents."""
 import json
 import math
+import platform
 
 import pytest
 
@@ -8,7 +9,7 @@ from dpinfogan.accounting import epsilon_of
 from dpinfogan.checkpoint import load_checkpoint
 from dpinfogan.config import PrivacyConfig
 from dpinfogan.runs import read_run
-from dpinfogan.train import Trainer, train
+from dpinfogan.train import Trainer, keep_freed_memory, train
 from tests.conftest import tiny_config
 
 
@@ -104,3 +105,8 @@ def test_resuming_non_private_stays_non_private(digits, tmp_path):
                    resume=ck, log_every=1000)
     meta = load_checkpoint(second.checkpoint).meta["privacy"]
     assert meta["private"] is False and meta["noise_multiplier"] == 0.0 and second.steps == 4
+
+
+def test_keep_freed_memory_takes_effect_under_glibc():
+    """The trainer's allocator setting (mallopt) is accepted where the C library is glibc."""
+    assert keep_freed_memory() is (platform.libc_ver()[0] == "glibc")
