@@ -135,8 +135,9 @@ def parity_gram(layer: nn.Conv2d, a: torch.Tensor, Ho: int, Wo: int, ws: Workspa
     uh, uw = kh // sh, kw // sw
     Y, X = Ho + uh - 1, Wo + uw - 1
     key = (id(layer),)
-    # Only the input's own positions are ever written, so the padding stays zero across steps.
-    Z = ws.get((*key, "Z"), (B, C, sh, sw, Y, X), a.dtype, zeroed=True)
+    # Only the input's own positions are ever written, so the padding stays zero across steps; the
+    # input size is in the key because which positions those are depends on it, not only on Y, X.
+    Z = ws.get((*key, "Z", *a.shape[2:]), (B, C, sh, sw, Y, X), a.dtype, zeroed=True)
     _fill_parity(Z, a, layer.padding)
     Zm = Z.view(B, C * sh * sw, Y * X)
     M = torch.bmm(Zm.transpose(1, 2), Zm, out=ws.get((*key, "M"), (B, Y * X, Y * X), a.dtype))

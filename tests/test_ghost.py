@@ -65,6 +65,12 @@ def test_workspace_reuse_across_batch_sizes(monkeypatch, plan):
         want, _ = _brute(conv, a, g)
         assert torch.allclose(ghost.per_sample_sq_norm(conv, a, g, ws), want, rtol=1e-4)
     assert ws.nbytes > 0
+    # Inputs of 14×14 (one-copy fill) and 15×15 (sliced fill) give the same 7×7 output, hence the same
+    # parity-buffer shape; each must still see its own zeros.
+    for size in (14, 15, 14):
+        a = torch.randn(3, 4, size, size)
+        g = torch.randn_like(conv(a))
+        assert torch.allclose(ghost.per_sample_sq_norm(conv, a, g, ws), _brute(conv, a, g)[0], rtol=1e-4)
 
 
 @pytest.mark.parametrize("layer", [nn.Linear(7, 5), nn.Conv2d(3, 4, 4, 2, 1)], ids=["linear", "conv"])
