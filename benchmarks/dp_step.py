@@ -9,7 +9,8 @@ estimates the wall time of a default ε = 10 run on full MNIST.
 
 Allocator: timings run with :func:`dpinfogan.train.keep_freed_memory`, as :class:`Trainer` runs
 every step (glibc keeps freed memory instead of page-faulting it back in each step);
-``--glibc-default`` times with glibc's defaults instead.
+``--glibc-default`` times the step table with glibc's defaults instead (use it with ``--quick``:
+the throughput part builds Trainers, which apply the setting).
 
 Memory: each (method, size) runs in a fresh subprocess with glibc's mmap threshold pinned at 64 KiB
 (so freed tensors leave the resident set at once); after one warm-up step (Adam state allocated)
@@ -187,7 +188,8 @@ def main() -> None:
     ap.add_argument("--quick", action="store_true", help="3 repetitions, no memory, no training run")
     ap.add_argument("--no-memory", action="store_true", help="skip the memory subprocesses")
     ap.add_argument("--glibc-default", action="store_true",
-                    help="time with glibc's default allocator settings, not the trainer's")
+                    help="time the step table with glibc's default allocator settings, not the trainer's "
+                         "(the Trainer throughput part always runs as the trainer does)")
     ap.add_argument("--_memory", nargs=3, help=argparse.SUPPRESS)
     a = ap.parse_args()
     torch.set_num_threads(a.threads)
