@@ -72,16 +72,16 @@ def bias_grads(layer: nn.Module, g: torch.Tensor) -> Optional[torch.Tensor]:
 def per_sample_sq_norm(layer: nn.Module, a: torch.Tensor, g: torch.Tensor, ws: Optional[Workspace] = None, *,
                        weight: Optional[torch.Tensor] = None, bias: Optional[torch.Tensor] = None) -> torch.Tensor:
     """‖∂ℓ_i/∂(W, b)‖² per sample from the layer input a and output gradient g, shape (B,).
-    ``weight`` (B, numel W) and ``bias`` (B, p): per-sample gradients already formed, if any."""
+    ``weight`` (B, numel W) and ``bias`` (B, p): a conv's per-sample gradients already formed, if any."""
     if a.shape[0] == 0:
         return torch.zeros(0)
+    if isinstance(layer, nn.Linear):  # ∇W_i = g_i a_iᵀ and ∇b_i = g_i: ‖g_i‖²·(‖a_i‖² + 1)
+        return sq(g) * (sq(a) + (1.0 if layer.bias is not None else 0.0))
     if bias is None:
         bias = bias_grads(layer, g)
     b_sq = sq(bias) if bias is not None else 0.0
     if weight is not None:
         return sq(weight) + b_sq
-    if isinstance(layer, nn.Linear):
-        return sq(g) * sq(a) + b_sq
     ws = ws if ws is not None else Workspace()
     plan, floats = conv_plan(layer, a.shape, g.shape)
     if plan == "direct":
