@@ -32,6 +32,29 @@ def _epsilon(text: str) -> float:
     return v
 
 
+def add_network_options(group, *, d_steps_per_g: int, lr_d: float, lr_g: float, g_width: int, d_width: int,
+                        d_hidden: int, noise_dim: int, n_continuous: int) -> None:
+    """The networks' and optimisers' options, shared by ``train`` and ``federated`` (each passes the
+    defaults of its own config)."""
+    group.add_argument("--d-steps-per-g", type=int, default=d_steps_per_g, help="discriminator steps per generator step")
+    group.add_argument("--lr-d", type=float, default=lr_d, help="discriminator/Q Adam learning rate")
+    group.add_argument("--lr-g", type=float, default=lr_g, help="generator Adam learning rate")
+    group.add_argument("--g-width", type=int, default=g_width, help="generator channels")
+    group.add_argument("--d-width", type=int, default=d_width, help="discriminator channels")
+    group.add_argument("--d-hidden", type=int, default=d_hidden, help="discriminator trunk output width")
+    group.add_argument("--noise-dim", type=int, default=noise_dim, help="noise dimension")
+    group.add_argument("--n-continuous", type=int, default=n_continuous, help="continuous codes, U(-1,1)")
+
+
+def add_eval_options(p) -> None:
+    """The evaluation options, shared by ``evaluate`` and ``sweep``."""
+    p.add_argument("--n", type=int, default=10000, help="generated samples for FID / IS / code accuracy")
+    p.add_argument("--cas-samples", type=int, default=60000, help="generated samples CAS trains on (GS-WGAN/DPDM: 60,000)")
+    p.add_argument("--cas-epochs", type=float, default=3.0, help="epochs of the CAS classifier")
+    p.add_argument("--skip-cas", action="store_true", help="skip CAS (the slow metric)")
+    p.add_argument("--evaluator", type=Path, default=None, help="evaluator file (default: checkpoints/evaluator-<dataset>.safetensors)")
+
+
 def add_train_parser(sub) -> None:
     p = sub.add_parser("train", help="train a DP-InfoGAN (private by default)",
                        formatter_class=argparse.ArgumentDefaultsHelpFormatter)
@@ -56,17 +79,12 @@ def add_train_parser(sub) -> None:
     t.add_argument("--batch-size", type=int, default=d.batch_size, help="expected real samples per step (q = batch/N)")
     t.add_argument("--steps", type=int, default=d.steps, help="planned discriminator steps (the run stops earlier if ε is spent)")
     t.add_argument("--epochs", type=float, default=None, help="planned epochs instead of --steps (steps = epochs·N/batch)")
-    t.add_argument("--d-steps-per-g", type=int, default=d.d_steps_per_g, help="discriminator steps per generator step")
-    t.add_argument("--lr-d", type=float, default=d.lr_d, help="discriminator/Q Adam learning rate")
-    t.add_argument("--lr-g", type=float, default=d.lr_g, help="generator Adam learning rate")
     t.add_argument("--lambda-cat", type=float, default=d.lambda_cat, help="weight of the categorical MI term")
     t.add_argument("--lambda-cont", type=float, default=d.lambda_cont, help="weight of the continuous MI term")
     t.add_argument("--lambda-label", type=float, default=d.lambda_label, help="labels mode: weight of the real-label term")
-    t.add_argument("--g-width", type=int, default=ModelConfig().g_width, help="generator channels")
-    t.add_argument("--d-width", type=int, default=ModelConfig().d_width, help="discriminator channels")
-    t.add_argument("--d-hidden", type=int, default=ModelConfig().d_hidden, help="discriminator trunk output width")
-    t.add_argument("--noise-dim", type=int, default=LatentConfig().noise_dim, help="noise dimension")
-    t.add_argument("--n-continuous", type=int, default=LatentConfig().n_continuous, help="continuous codes, U(-1,1)")
+    m, z = ModelConfig(), LatentConfig()
+    add_network_options(t, d_steps_per_g=d.d_steps_per_g, lr_d=d.lr_d, lr_g=d.lr_g, g_width=m.g_width,
+                        d_width=m.d_width, d_hidden=m.d_hidden, noise_dim=z.noise_dim, n_continuous=z.n_continuous)
     t.add_argument("--seed", type=int, default=d.seed, help="random seed")
     t.add_argument("--threads", type=int, default=0, help="CPU threads (0 = torch default)")
     o = p.add_argument_group("output")
@@ -251,12 +269,8 @@ def add_evaluate_parser(sub) -> None:
     p = sub.add_parser("evaluate", help="measure a checkpoint: FID (evaluator features), IS, CAS, code accuracy",
                        formatter_class=argparse.ArgumentDefaultsHelpFormatter)
     p.add_argument("checkpoint", type=Path, help="a generator .safetensors checkpoint")
-    p.add_argument("--n", type=int, default=10000, help="generated samples for FID / IS / code accuracy")
-    p.add_argument("--cas-samples", type=int, default=60000, help="generated samples CAS trains on (GS-WGAN/DPDM: 60,000)")
-    p.add_argument("--cas-epochs", type=float, default=3.0, help="epochs of the CAS classifier")
-    p.add_argument("--skip-cas", action="store_true", help="skip CAS (the slow metric)")
+    add_eval_options(p)
     p.add_argument("--seed", type=int, default=0, help="seed of the generated samples and the CAS classifier")
-    p.add_argument("--evaluator", type=Path, default=None, help="evaluator file (default: checkpoints/evaluator-<dataset>.safetensors)")
     p.add_argument("--threads", type=int, default=0, help="CPU threads (0 = torch default)")
     p.add_argument("--no-write", action="store_true", help="do not write <checkpoint>.eval.json")
     p.add_argument("--json", action="store_true", help="print the results as JSON instead of a table")
@@ -286,11 +300,7 @@ def add_sweep_parser(sub) -> None:
     p.add_argument("--delta", type=float, default=1e-5, help="target δ")
     p.add_argument("--seed", type=int, default=d.seed, help="random seed (training and evaluation)")
     p.add_argument("--threads", type=int, default=0, help="CPU threads (0 = torch default)")
-    p.add_argument("--n", type=int, default=10000, help="generated samples for FID / IS / code accuracy")
-    p.add_argument("--cas-samples", type=int, default=60000, help="generated samples CAS trains on")
-    p.add_argument("--cas-epochs", type=float, default=3.0, help="epochs of the CAS classifier")
-    p.add_argument("--skip-cas", action="store_true", help="skip CAS")
-    p.add_argument("--evaluator", type=Path, default=None, help="evaluator file (default: checkpoints/evaluator-<dataset>.safetensors)")
+    add_eval_options(p)
     p.add_argument("train_args", nargs=argparse.REMAINDER, help="extra `train` options after --")
     p.set_defaults(handler=cmd_sweep)
 

@@ -12,6 +12,7 @@ import sys
 import tempfile
 from pathlib import Path
 
+from ..cli import add_network_options
 from ..config import CODE_MODES, DP_STEPS
 from ..data import DATASETS, PROJECT_ROOT
 from ..partition import SPLITS
@@ -41,14 +42,8 @@ def add_federated_parser(sub) -> None:
     t.add_argument("--dataset", default=d.dataset, choices=DATASETS, help="data every client takes its part of")
     t.add_argument("--code-mode", default=d.code_mode, choices=CODE_MODES, help="categorical code mode")
     t.add_argument("--batch-size", type=int, default=d.batch_size, help="expected Poisson batch per client step")
-    t.add_argument("--d-steps-per-g", type=int, default=d.d_steps_per_g, help="discriminator steps per generator step")
-    t.add_argument("--lr-d", type=float, default=d.lr_d, help="discriminator Adam learning rate")
-    t.add_argument("--lr-g", type=float, default=d.lr_g, help="generator Adam learning rate")
-    t.add_argument("--g-width", type=int, default=d.g_width, help="generator channels")
-    t.add_argument("--d-width", type=int, default=d.d_width, help="discriminator channels")
-    t.add_argument("--d-hidden", type=int, default=d.d_hidden, help="discriminator trunk width")
-    t.add_argument("--noise-dim", type=int, default=d.noise_dim, help="noise dimension")
-    t.add_argument("--n-continuous", type=int, default=d.n_continuous, help="continuous codes")
+    add_network_options(t, d_steps_per_g=d.d_steps_per_g, lr_d=d.lr_d, lr_g=d.lr_g, g_width=d.g_width,
+                        d_width=d.d_width, d_hidden=d.d_hidden, noise_dim=d.noise_dim, n_continuous=d.n_continuous)
     t.add_argument("--seed", type=int, default=d.seed, help="seed of the initial global model, split and samplers")
     t.add_argument("--threads", type=int, default=d.threads, help="torch threads per client")
     o = p.add_argument_group("output and engine")
