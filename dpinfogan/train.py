@@ -33,8 +33,8 @@ def keep_freed_memory() -> bool:
     """Let the C allocator keep the memory a training step frees, for the next step to reuse.
 
     Every step allocates and frees the same tensors, tens of MB each. By default glibc returns
-    the top of its heap to the kernel once more than ~64 MB of it is free, so the next step
-    page-faults all of it back in: at batch 512 that was 19k faults (35 ms of system time) in a
+    the top of its heap to the kernel once more than its trim threshold is free (adjusted on the
+    fly, at most 64 MiB), so the next step page-faults all of it back in: at batch 512 that was 19k faults (35 ms of system time) in a
     105 ms non-private step and up to 38k in the private one. With the trim threshold at 1 GiB
     and the mmap threshold at glibc's 32 MiB maximum the process stays at its peak size instead.
     Process-wide, like ``torch.set_num_threads``. glibc only; elsewhere a no-op returning False.
