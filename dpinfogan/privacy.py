@@ -55,9 +55,9 @@ class PrivateDStep:
         method: "fast" or "opacus".
         generator: torch RNG for the noise (seeded for reproducibility).
         clip_fake: how the generated samples' term is clipped to C (no noise): "sample" (each
-            sample), "batch" (the mean gradient as one vector) or "none". Not needed for privacy; it keeps the real and generated terms on one
-            scale, which otherwise lets the unclipped fake term dominate and D learn to call
-            everything fake.
+            sample), "batch" (the mean gradient as one vector) or "none". Not needed for privacy;
+            it keeps the real and generated terms on one scale, which otherwise lets the
+            unclipped fake term dominate and D learn to call everything fake.
     """
 
     def __init__(

@@ -18,11 +18,11 @@ from .data import PROJECT_ROOT
 from .metrics import eval_json_path
 from .runs import read_json
 
-# Private models, recipe v3: a generator twice as wide as v2 (g_width 64; it
-# never sees real data, so its size costs no privacy), a small discriminator (d_width 16: fewer
-# parameters, less total DP noise), Adam at lr 1e-3 for both (the noisy, clipped D gradient needs a
-# larger step than the DCGAN 2e-4), 5 D steps per G step (the G step is free in privacy; the noisy D
-# gets several updates between them) and 8,000 D steps at batch 256 (34 epochs). Measured against
+# Private models, recipe v3: a generator twice as wide as v2 (g_width 64; it never sees real data,
+# so its size costs no privacy), a small discriminator (d_width 16: fewer parameters, less total DP
+# noise), Adam at lr 1e-3 for both (the noisy, clipped D gradient needs a larger step than the
+# DCGAN 2e-4), 5 D steps per G step (the G step is free in privacy; the noisy D gets several
+# updates between them) and 8,000 D steps at batch 256 (34 epochs). Measured against
 # v2 (g_width 32, lr 2e-4, 5,000 steps) at ε = 10: code accuracy 57% -> 71% already at step 2,000.
 # Non-private models, recipe v4: InfoGAN's own setting (lr_D 2e-4, lr_G 1e-3, one D step per G
 # step, default widths) at batch 64 for 16,000 steps (17 epochs). v3 stopped at 4,000 steps (97.8%
