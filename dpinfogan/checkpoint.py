@@ -8,6 +8,7 @@ resumed run keeps counting) and how they were trained.
 from __future__ import annotations
 
 import json
+import math
 import os
 import time
 from dataclasses import dataclass, field
@@ -19,9 +20,11 @@ from safetensors import SafetensorError
 from safetensors.torch import load_file, save_file
 
 from . import __version__
+from .accounting import epsilon_of
 from .config import TrainConfig
 from .fileio import atomic_write, jsonable, read_safetensors_json
 from .models import Discriminator, Generator, build_models
+from .secret import SOURCE as SECRET_SOURCE
 
 FORMAT = "dpinfogan-checkpoint"
 FORMAT_VERSION = 1
@@ -96,9 +99,44 @@ def save_checkpoint(
     return atomic_write(path, lambda tmp: save_file(tensors, tmp, metadata={_META_KEY: text}))
 
 
+def privacy_guarantee(meta: dict[str, Any]) -> tuple[float, Optional[str]]:
+    """The ε a checkpoint's weights can honestly claim at its δ, and why it is ∞ when it is.
+
+    ε is recomputed from the stored accountant history, never read from the file. It is ∞ (with
+    the reason) for a non-private model, and for a "private" one whose noise and batches did not
+    come from secret randomness (an adversary could replay them) or whose accountant history does
+    not cover every step it took (e.g. it started non-privately). Returns (ε, None) when it holds.
+    """
+    pr, tr = meta.get("privacy") or {}, meta.get("training") or {}
+    if not pr.get("private"):
+        return math.inf, "trained without privacy"
+    if pr.get("randomness") != SECRET_SOURCE:
+        return math.inf, ("its DP noise and batches came from the stored seed, so an adversary could replay "
+                          "them: not differentially private")
+    history = pr.get("history") or []
+    covered = sum(int(n) for _, _, n in history)
+    if covered != int(tr.get("steps", -1)):
+        return math.inf, f"its accountant covers {covered} of its {tr.get('steps')} steps"
+    return epsilon_of(pr.get("accountant", "rdp"), history, float(pr["delta"])), None
+
+
 def read_metadata(path: str | os.PathLike) -> dict[str, Any]:
-    """The JSON metadata only (cheap: reads the header, not the weights)."""
-    return read_safetensors_json(_check_path(path), _META_KEY, FORMAT, FORMAT_VERSION, "DP-InfoGAN checkpoint")
+    """The JSON metadata only (cheap: reads the header, not the weights).
+
+    ``privacy.epsilon`` is replaced by :func:`privacy_guarantee`'s ε; when that voids a claimed
+    guarantee, ``privacy.void_reason`` says why and ``privacy.claimed_epsilon`` keeps the file's number.
+    """
+    meta = read_safetensors_json(_check_path(path), _META_KEY, FORMAT, FORMAT_VERSION, "DP-InfoGAN checkpoint")
+    pr = meta.get("privacy")
+    if isinstance(pr, dict) and pr.get("private"):
+        try:
+            eps, why = privacy_guarantee(meta)
+        except (KeyError, TypeError, ValueError):
+            eps, why = math.inf, "its privacy metadata is malformed"
+        if why is not None:
+            pr["claimed_epsilon"], pr["void_reason"] = pr.get("epsilon"), why
+        pr["epsilon"] = eps
+    return meta
 
 
 def load_checkpoint(path: str | os.PathLike) -> Checkpoint:

@@ -27,6 +27,8 @@ def _epsilon(text: str) -> float:
         v = float(text)
     except ValueError:
         raise argparse.ArgumentTypeError(f"ε must be a number or 'inf', got {text!r}") from None
+    if math.isinf(v) and text.strip().lower().lstrip("+") not in ("inf", "infinity"):
+        raise argparse.ArgumentTypeError(f"ε = {text} overflows to infinity; write 'inf' to train without privacy")
     if math.isnan(v) or v <= 0:
         raise argparse.ArgumentTypeError(f"ε must be positive (or 'inf' for no privacy), got {text}")
     return v
@@ -66,7 +68,9 @@ def add_train_parser(sub) -> None:
     g.add_argument("--epsilon", type=_epsilon, default=None,
                    help="target ε (privacy budget; smaller = more private; default 10, or none with --sigma). "
                         "'inf' trains without privacy")
-    g.add_argument("--delta", type=float, default=1e-5, help="target δ (probability the ε bound fails); must be < 1/N")
+    g.add_argument("--delta", type=float, default=None,
+                   help="target δ (probability the ε bound fails); at most 1/(10·N). "
+                        "Default: 1e-5, or the largest power of ten ≤ 1/(10·N) (1e-6 for full MNIST)")
     g.add_argument("--sigma", "--noise-multiplier", dest="sigma", type=float, default=None,
                    help="fixed noise multiplier σ (noise std σ·C); default: calibrated from --epsilon")
     g.add_argument("--max-grad-norm", "-C", type=float, default=1.0, help="per-sample clipping norm C (L2)")
@@ -224,7 +228,6 @@ def add_info_parser(sub) -> None:
 
 
 def cmd_info(a: argparse.Namespace) -> int:
-    from .accounting import epsilon_of
     from .checkpoint import read_metadata
 
     meta = read_metadata(a.checkpoint)
@@ -237,8 +240,11 @@ def cmd_info(a: argparse.Namespace) -> int:
     print(f"code mode:    {meta['code_mode']}  latent: {cfg['latent']}")
     print(f"model:        {cfg['model']}")
     print(f"training:     {tr['steps']} D steps, {tr['g_steps']} G steps, {tr['seconds']:.0f} s, batch {cfg['batch_size']}")
-    if pr["private"]:
-        eps = epsilon_of(pr["accountant"], pr["history"], pr["delta"])  # recomputed, not trusted
+    if pr.get("void_reason"):
+        print(f"privacy:      NOT differentially private (ε = ∞): {pr['void_reason']}")
+        print(f"              (the file claims ε = {pr.get('claimed_epsilon')}; that claim does not hold)")
+    elif pr["private"]:
+        eps = pr["epsilon"]  # recomputed from the accountant history by read_metadata, not trusted
         print(f"privacy:      (ε = {eps:.4f}, δ = {pr['delta']:g})-DP  [{pr['accountant']} accountant]")
         print(f"              σ = {pr['noise_multiplier']:.4f}, C = {pr['max_grad_norm']:g}, "
               f"q = {pr['sample_rate']:.6f} (N = {pr['n_samples']}), steps = {pr['steps']}, target ε = {pr['target_epsilon']}")
@@ -297,7 +303,7 @@ def add_sweep_parser(sub) -> None:
     p.add_argument("--steps", type=int, default=d.steps, help="planned discriminator steps per model")
     p.add_argument("--epochs", type=float, default=None, help="planned epochs instead of --steps")
     p.add_argument("--batch-size", type=int, default=d.batch_size, help="expected real samples per step")
-    p.add_argument("--delta", type=float, default=1e-5, help="target δ")
+    p.add_argument("--delta", type=float, default=None, help="target δ (default: from N, see train --help)")
     p.add_argument("--seed", type=int, default=d.seed, help="random seed (training and evaluation)")
     p.add_argument("--threads", type=int, default=0, help="CPU threads (0 = torch default)")
     add_eval_options(p)

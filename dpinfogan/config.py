@@ -14,6 +14,23 @@ CODE_MODES = ("labels", "unsupervised")
 ACCOUNTANTS = ("rdp", "prv")
 DP_STEPS = ("fast", "opacus")
 CLIP_FAKE = ("sample", "batch", "none")
+MAX_FINITE_EPSILON = 100.0  # above this a finite ε protects nothing (e^ε ≈ 10^43); ask for inf instead
+DEFAULT_DELTA = 1e-5  # δ when none is given and N ≤ 10,000 (see default_delta)
+
+
+def max_delta(n_samples: int) -> float:
+    """The largest δ accepted for N training samples: 1/(10·N).
+
+    (ε, δ)-DP allows a δ-probability failure; a mechanism that publishes one random record in full
+    meets any δ ≥ 1/N. A δ well below 1/N keeps that kind of leak unlikely.
+    """
+    return 1.0 / (10 * n_samples)
+
+
+def default_delta(n_samples: int) -> float:
+    """δ used when the user gives none: 1e-5, or the largest power of ten ≤ 1/(10·N) when smaller
+    (1e-6 for the 60,000 MNIST images)."""
+    return min(DEFAULT_DELTA, 10.0 ** math.floor(math.log10(max_delta(n_samples)) + 1e-9))
 
 
 @dataclass
@@ -56,7 +73,9 @@ class ModelConfig:
 @dataclass
 class PrivacyConfig:
     epsilon: Optional[float] = 10.0  # target ε; None with noise_multiplier set = fixed σ; math.inf = non-private
-    delta: float = 1e-5  # target δ; must be < 1/N for N training samples
+    # Target δ; must be ≤ 1/(10·N) for N training samples. None = default_delta(N): 1e-5, or less for
+    # large N; the trainer writes the value it used back into the config.
+    delta: Optional[float] = None
     noise_multiplier: Optional[float] = None  # σ: noise std is σ·C; None = calibrate σ from the target ε
     max_grad_norm: float = 1.0  # C: every real sample's gradient is clipped to L2 norm ≤ C
     accountant: str = "rdp"  # "rdp" (moments accountant, as in the paper) or "prv"
@@ -74,6 +93,9 @@ class PrivacyConfig:
         eps = self.epsilon
         if eps is not None and (not isinstance(eps, (int, float)) or math.isnan(eps) or eps <= 0):
             raise ValueError(f"ε (epsilon) must be a positive number or inf, got {eps}")
+        if eps is not None and math.isfinite(eps) and eps > MAX_FINITE_EPSILON:
+            raise ValueError(f"ε = {eps:g} is so large it protects nothing (a likelihood ratio of e^ε); "
+                             f"use ε ≤ {MAX_FINITE_EPSILON:g}, or inf to train without privacy")
         if eps is None and self.noise_multiplier is None:
             raise ValueError("set either a target ε (epsilon) or a fixed noise multiplier σ")
         if self.noise_multiplier is not None and (
@@ -89,12 +111,15 @@ class PrivacyConfig:
         if self.dp_step not in DP_STEPS:
             raise ValueError(f"dp_step must be one of {DP_STEPS}, got {self.dp_step!r}")
         if self.private:
-            if math.isnan(self.delta) or not 0 < self.delta < 1:
+            if self.delta is None:
+                return  # resolved from N by the trainer
+            if not isinstance(self.delta, (int, float)) or math.isnan(self.delta) or not 0 < self.delta < 1:
                 raise ValueError(f"δ (delta) must be in (0, 1), got {self.delta}")
-            if n_samples is not None and self.delta >= 1.0 / n_samples:
+            if n_samples is not None and self.delta > max_delta(n_samples) * (1 + 1e-9):
                 raise ValueError(
-                    f"δ (delta) must be below 1/N = {1.0 / n_samples:.3g} for N = {n_samples} "
-                    f"training samples, got {self.delta}"
+                    f"δ (delta) = {self.delta:g} is too large for N = {n_samples:,} training samples: it must be "
+                    f"at most 1/(10·N) = {max_delta(n_samples):.3g}, since a δ near 1/N would allow publishing "
+                    f"a whole record. Try δ = {default_delta(n_samples):g}"
                 )
 
 

@@ -49,8 +49,8 @@ def train_argv(cfg: TrainConfig, run_dir: Path, log_every: int = 10) -> list[str
     eps = p.epsilon
     argv = [sys.executable, "-m", "dpinfogan", "train", "--quiet", "--run-dir", str(run_dir),
             "--dataset", cfg.dataset, "--code-mode", cfg.code_mode,
-            "--delta", repr(p.delta), "--max-grad-norm", repr(p.max_grad_norm),
-            "--accountant", p.accountant, "--dp-step", p.dp_step,
+            "--max-grad-norm", repr(p.max_grad_norm),
+            "--accountant", p.accountant, "--dp-step", p.dp_step, "--clip-fake", p.clip_fake,
             "--batch-size", str(cfg.batch_size), "--steps", str(cfg.steps),
             "--d-steps-per-g", str(cfg.d_steps_per_g), "--lr-d", repr(cfg.lr_d), "--lr-g", repr(cfg.lr_g),
             "--lambda-cat", repr(cfg.lambda_cat), "--lambda-cont", repr(cfg.lambda_cont),
@@ -64,6 +64,8 @@ def train_argv(cfg: TrainConfig, run_dir: Path, log_every: int = 10) -> list[str
         argv += ["--epsilon", "inf" if math.isinf(eps) else repr(float(eps))]
     if p.noise_multiplier is not None:
         argv += ["--sigma", repr(float(p.noise_multiplier))]
+    if p.delta is not None:
+        argv += ["--delta", repr(float(p.delta))]
     return argv
 
 

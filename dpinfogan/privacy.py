@@ -22,6 +22,8 @@ Two interchangeable implementations:
   gradient is one weighted matmul per layer. No per-sample gradient of a large layer is
   materialised.
 * ``opacus``: Opacus' ``GradSampleModule`` hooks and ``DPOptimizer`` (the reference).
+
+Both draw the noise from :class:`dpinfogan.secret.SecretRandom`, never from a seeded generator.
 """
 from __future__ import annotations
 
@@ -37,6 +39,7 @@ from .config import CLIP_FAKE, TrainConfig
 from .latent import Latent
 from .losses import fake_d_loss, real_loss
 from .models import Discriminator
+from .secret import SecretRandom
 
 _EPS = 1e-6  # Opacus' guard in the clip factor C / (‖g‖ + 1e-6)
 
@@ -53,7 +56,9 @@ class PrivateDStep:
         expected_batch_size: q·N, the divisor of the noised sum.
         private: False for the non-private baseline (no clipping, no noise, mean over the batch).
         method: "fast" or "opacus".
-        generator: torch RNG for the noise (seeded for reproducibility).
+        noise: the secret source of the Gaussian noise (:class:`SecretRandom`, seeded from OS
+            entropy); a fresh one when omitted. Never a seeded torch generator: replayable noise
+            would void the guarantee (see :mod:`dpinfogan.secret`).
         clip_fake: how the generated samples' term is clipped to C (no noise): "sample" (each
             sample), "batch" (the mean gradient as one vector) or "none". Not needed for privacy;
             it keeps the real and generated terms on one scale, which otherwise lets the
@@ -71,14 +76,14 @@ class PrivateDStep:
         expected_batch_size: float,
         private: bool = True,
         method: str = "fast",
-        generator: Optional[torch.Generator] = None,
+        noise: Optional[SecretRandom] = None,
         clip_fake: str = "sample",
     ):
         if method not in ("fast", "opacus"):
             raise ValueError(f"DP step must be 'fast' or 'opacus', got {method!r}")
         self.d, self.cfg, self.private, self.method = d, cfg, private, method
         self.sigma, self.C, self.B = float(noise_multiplier), float(max_grad_norm), float(expected_batch_size)
-        self.generator = generator
+        self.noise = noise if noise is not None else SecretRandom()
         if clip_fake not in CLIP_FAKE:
             raise ValueError(f"clip_fake must be one of {CLIP_FAKE}, got {clip_fake!r}")
         self.clip_fake = clip_fake
@@ -90,13 +95,15 @@ class PrivateDStep:
         if private and method == "opacus":
             self.gsm = GradSampleModule(d, loss_reduction="mean")
             self.gsm.disable_hooks()
+            # Opacus clips and sums; its own noise is off because it draws from a torch generator
+            # (a 64-bit seed) or torchcsprng (no build for this torch). The secret noise is added
+            # after pre_step, at the same std σ·C/B.
             self.dp_opt = DPOptimizer(
                 optimizer,
-                noise_multiplier=self.sigma,
+                noise_multiplier=0.0,
                 max_grad_norm=self.C,
                 expected_batch_size=int(round(self.B)),
                 loss_reduction="mean",
-                generator=generator,
             )
             # DPOptimizer divides by an int batch size; keep the exact q·N for both methods.
             self.dp_opt.expected_batch_size = self.B
@@ -149,8 +156,9 @@ class PrivateDStep:
             if p.grad_sample is None:
                 p.grad_sample = torch.zeros((n, *p.shape))
         norms = _opacus_norms(self.d) if n else torch.zeros(0)
-        self.dp_opt.pre_step()  # clip, sum, add N(0, σ²C²), divide by q·N  -> p.grad
-        noised = [p.grad.clone() for p in self.d.parameters()]
+        self.dp_opt.pre_step()  # clip, sum, divide by q·N  -> p.grad
+        std = self.sigma * self.C / self.B
+        noised = [p.grad + std * self.noise.normal(tuple(p.shape)) for p in self.d.parameters()]
         self.dp_opt.zero_grad(set_to_none=True)
         if self.clip_fake == "sample":
             self.gsm.enable_hooks()
@@ -241,8 +249,8 @@ class PrivateDStep:
         for layer, (gw, gb) in zip(self.layers, grads):  # fresh tensors: the noise is added in place
             for p, grad in ((layer.weight, gw), (layer.bias, gb)):
                 if grad is not None:
-                    noise = ws.get((id(p), "noise"), tuple(grad.shape), grad.dtype)
-                    p.grad = grad.add_(torch.randn(grad.shape, generator=self.generator, out=noise), alpha=std)
+                    buf = ws.get((id(p), "noise"), tuple(grad.shape), grad.dtype)
+                    p.grad = grad.add_(self.noise.normal_(buf), alpha=std)
         return _stats(lr, lf, norms, self.C)
 
 

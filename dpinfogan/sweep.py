@@ -266,7 +266,8 @@ def cli_sweep(a) -> int:
     if any(x.split("=")[0] in ("--epsilon", "--resume", "--out", "--run-dir") for x in extra):
         raise ValueError("--epsilon, --resume, --out and --run-dir are set by the sweep itself")
     argv = ["train", "--dataset", a.dataset, "--code-mode", a.code_mode, "--steps", str(a.steps),
-            "--batch-size", str(a.batch_size), "--delta", str(a.delta), "--seed", str(a.seed),
+            "--batch-size", str(a.batch_size), *(["--delta", str(a.delta)] if a.delta is not None else []),
+            "--seed", str(a.seed),
             "--threads", str(a.threads), *(["--epochs", str(a.epochs)] if a.epochs is not None else []), *extra]
     p = argparse.ArgumentParser(prog="python -m dpinfogan sweep ... --")
     add_train_parser(p.add_subparsers(dest="command"))

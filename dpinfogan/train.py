@@ -15,11 +15,10 @@ from pathlib import Path
 from typing import Callable, Optional
 
 import torch
-from opacus.utils.uniform_sampler import UniformWithReplacementSampler
 
 from .accounting import calibrate_noise, epsilon_of, history_of, make_accountant, max_steps_within
-from .checkpoint import Checkpoint, restore_optimizer, save_checkpoint
-from .config import TrainConfig
+from .checkpoint import Checkpoint, privacy_guarantee, restore_optimizer, save_checkpoint
+from .config import TrainConfig, default_delta
 from .data import ImageData, to_uint8
 from .fileio import image_grid
 from .latent import fixed_grid_latent, sample_latent
@@ -27,6 +26,7 @@ from .losses import generator_loss
 from .models import build_models
 from .privacy import PrivateDStep
 from .runs import RunWriter
+from .secret import SecretRandom
 
 
 def keep_freed_memory() -> bool:
@@ -57,13 +57,21 @@ class Trainer:
     """
 
     def __init__(self, cfg: TrainConfig, data: ImageData, resume: Optional[Checkpoint] = None):
+        if cfg.privacy.delta is None:  # "auto": the resumed run's δ, else 1e-5 or lower for large N
+            rp = resume.meta["privacy"] if resume is not None else {}
+            cfg.privacy.delta = float(rp["delta"]) if rp.get("private") and rp.get("delta") else default_delta(len(data))
         cfg.validate(len(data))
         self.cfg, self.data = cfg, data
         if cfg.threads:
             torch.set_num_threads(cfg.threads)
         keep_freed_memory()
+        # Two sources of randomness. The public one (cfg.seed, stored with the run) draws what may be
+        # published: initial weights and latents. The secret one draws what DP rests on: the Poisson
+        # batches and the Gaussian noise; its seed is OS entropy, fresh in every process (also on
+        # resume), and never stored. See dpinfogan/secret.py.
         torch.manual_seed(cfg.seed)
         self.rng = torch.Generator().manual_seed(cfg.seed)
+        self.secret = SecretRandom()
         self.g, self.d = build_models(cfg.model, cfg.latent)
         self.opt_g = torch.optim.Adam(self.g.parameters(), lr=cfg.lr_g, betas=(cfg.beta1, 0.999))
         self.opt_d = torch.optim.Adam(self.d.parameters(), lr=cfg.lr_d, betas=(cfg.beta1, 0.999))
@@ -73,6 +81,7 @@ class Trainer:
         self.step_count, self.g_step_count, self.elapsed = 0, 0, 0.0
         history = []
         if resume is not None:
+            _check_resumable(cfg, resume)
             self.g.load_state_dict(resume.generator.state_dict())
             self.d.load_state_dict(resume.discriminator.state_dict())
             restore_optimizer(resume, "g", self.opt_g)
@@ -102,13 +111,17 @@ class Trainer:
                 target_epsilon=p.epsilon, delta=p.delta, noise_multiplier=self.sigma,
                 sample_rate=self.sample_rate, history=history, accountant=p.accountant,
             )) if self.sigma > 0 else 0
-        self.sampler = UniformWithReplacementSampler(num_samples=self.n, sample_rate=self.sample_rate, generator=self.rng)
-        self._batches = iter(())
+            if self.budget_steps == 0 and remaining > 0:
+                spent = epsilon_of(p.accountant, history, p.delta)
+                why = (f"this run already spent ε = {spent:.4g} of its ε = {p.epsilon:g}" if history else
+                       f"one step with noise multiplier σ = {self.sigma:g} at q = {self.sample_rate:.4g} "
+                       f"already spends more than ε = {p.epsilon:g}")
+                raise ValueError(f"no step fits in the privacy budget: {why}; raise σ or ε")
         self.dstep = PrivateDStep(
             self.d, self.opt_d, cfg,
             noise_multiplier=self.sigma, max_grad_norm=p.max_grad_norm,
             expected_batch_size=self.sample_rate * self.n, private=p.private,
-            method=p.dp_step, generator=self.rng, clip_fake=p.clip_fake,
+            method=p.dp_step, noise=self.secret, clip_fake=p.clip_fake,
         )
 
     @property
@@ -123,11 +136,14 @@ class Trainer:
         return epsilon_of(self.cfg.privacy.accountant, self.accountant.history, self.cfg.privacy.delta)
 
     def _real_batch(self) -> tuple[torch.Tensor, torch.Tensor]:
-        idx = next(self._batches, None)
-        if idx is None:  # a new pass of the Poisson sampler
-            self._batches = iter(self.sampler)
-            idx = next(self._batches)
-        idx = torch.as_tensor(idx, dtype=torch.long)
+        # Poisson sampling, as the accountant assumes: each record joins independently with
+        # probability q. Opacus' UniformWithReplacementSampler does the same from a torch generator
+        # (64-bit seed); the secret source has a 128-bit one. A non-private run has nothing to hide,
+        # so its batches follow the public seed and the run is reproducible.
+        if self.cfg.privacy.private:
+            idx = self.secret.poisson_indices(self.n, self.sample_rate)
+        else:
+            idx = torch.nonzero(torch.rand(self.n, generator=self.rng) < self.sample_rate).flatten()
         return self.data.images[idx], self.data.labels[idx]
 
     def step(self) -> dict:
@@ -185,6 +201,9 @@ class Trainer:
             "accountant": p.accountant,
             "history": history_of(self.accountant),
             "dp_step": p.dp_step,
+            # Where the noise and batches came from; a private checkpoint without a secret source
+            # is shown as ε = ∞ (see checkpoint.privacy_guarantee).
+            "randomness": self.secret.source if p.private else None,
         }
 
     def save(self, path: str | Path, half: bool = False, with_optimizers: bool = True) -> Path:
@@ -197,6 +216,26 @@ class Trainer:
             optimizers={"g": self.opt_g, "d": self.opt_d} if with_optimizers else None,
             half=half,
         )
+
+
+def _check_resumable(cfg: TrainConfig, resume: Checkpoint) -> None:
+    """Refuse a resume whose ε could not be honest.
+
+    A private run continues only from a checkpoint whose own guarantee holds: trained privately
+    from step 0 (its accountant history covers every step it took) with secret randomness. From a
+    non-private or replayable checkpoint the first steps are not covered by any accountant, so
+    the ε that would be shown for the result would be false; start from scratch instead.
+    """
+    if not cfg.privacy.private:
+        return  # a non-private continuation claims nothing
+    eps, why = privacy_guarantee(resume.meta)
+    if why is not None:
+        raise ValueError(f"cannot continue a private run from this checkpoint: {why}. "
+                         "Its steps would not be covered by the accountant; train from scratch instead")
+    rp = resume.meta["privacy"]
+    if abs(float(rp.get("delta") or 0) - float(cfg.privacy.delta)) > 0 or rp.get("accountant") != cfg.privacy.accountant:
+        raise ValueError("cannot continue a private run with another δ or accountant than the checkpoint's "
+                         f"(δ = {rp.get('delta')}, {rp.get('accountant')} accountant)")
 
 
 @dataclass

@@ -35,6 +35,6 @@ def tiny_config(**over):
     base = dict(
         dataset="offline-digits", batch_size=32, steps=10, sample_every=5, checkpoint_every=5,
         model=ModelConfig(g_width=16, d_width=8, d_hidden=16), latent=LatentConfig(noise_dim=8),
-        privacy=PrivacyConfig(epsilon=5.0, delta=1e-4),
+        privacy=PrivacyConfig(epsilon=5.0, delta=1e-5),
     )
     return TrainConfig(**{**base, **over})

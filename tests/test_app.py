@@ -24,7 +24,7 @@ def make_zoo(folder: Path) -> Path:
     for name, eps in (("tiny-eps1", 1.0), ("tiny-eps10", 10.0), ("tiny-nonprivate", math.inf)):
         cfg = TrainConfig(dataset="offline-digits", steps=3, batch_size=32,
                           model=ModelConfig(g_width=8, d_width=8, d_hidden=16),
-                          privacy=PrivacyConfig(epsilon=eps, delta=1e-4))
+                          privacy=PrivacyConfig(epsilon=eps, delta=1e-5))
         t = Trainer(cfg, data)
         for _ in range(3):
             t.step()

@@ -11,7 +11,7 @@ from dpinfogan.cli import main
 
 ROOT = Path(__file__).resolve().parent.parent
 TINY = ["--dataset", "offline-digits", "--batch-size", "32", "--g-width", "16", "--d-width", "8",
-        "--d-hidden", "16", "--noise-dim", "8", "--quiet", "--delta", "1e-4"]
+        "--d-hidden", "16", "--noise-dim", "8", "--quiet", "--delta", "1e-5"]
 
 
 @pytest.fixture(scope="module")
@@ -32,7 +32,7 @@ def test_train_sample_info(ckpt, tmp_path, capsys):
     capsys.readouterr()
     assert main(["info", str(ckpt)]) == 0
     out = capsys.readouterr().out
-    assert "ε = " in out and "δ = 0.0001" in out and "rdp" in out
+    assert "ε = " in out and "δ = 1e-05" in out and "rdp" in out
 
 
 def test_sample_one_code(ckpt, tmp_path):
@@ -45,7 +45,11 @@ BAD = [
     (["--epsilon", "-1"], "positive"),
     (["--epsilon", "nan"], "positive"),
     (["--delta", "0"], "δ"),
-    (["--delta", "0.001"], "1/N"),  # N = 4,000 offline digits
+    (["--delta", "0.001"], "1/(10·N)"),  # N = 4,000 offline digits
+    (["--delta", "5e-5"], "1/(10·N)"),  # below 1/N but above 1/(10N)
+    (["--epsilon", "1e400"], "overflows"),
+    (["--epsilon", "1000"], "protects nothing"),
+    (["--sigma", "0.01", "--epsilon", "10"], "no step fits"),
     (["--delta", "2"], "δ"),
     (["--batch-size", "0"], "batch size"),
     (["--batch-size", "100000"], "larger than the dataset"),

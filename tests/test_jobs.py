@@ -14,7 +14,7 @@ from dpinfogan.config import ModelConfig, PrivacyConfig, TrainConfig
 def tiny_cfg(steps: int = 6, eps: float = 10.0, **kw) -> TrainConfig:
     return TrainConfig(dataset="offline-digits", steps=steps, batch_size=32, sample_every=5, checkpoint_every=5,
                        threads=1, model=ModelConfig(g_width=8, d_width=8, d_hidden=16),
-                       privacy=PrivacyConfig(epsilon=eps, delta=1e-4), **kw)
+                       privacy=PrivacyConfig(epsilon=eps, delta=1e-5), **kw)
 
 
 @pytest.mark.parametrize("eps,sigma", [(3.0, None), (math.inf, None), (10.0, 1.5)])

@@ -60,11 +60,11 @@ def _clip(g: torch.Tensor, C: float) -> torch.Tensor:
     return g * (C / (g.norm(dim=1, keepdim=True) + 1e-6)).clamp(max=1.0)
 
 
-def _run(method, d, cfg, x, y, fx, lat, *, C, sigma=0.0, clip_fake="none", private=True, seed=0, steps=1):
+def _run(method, d, cfg, x, y, fx, lat, *, C, sigma=0.0, clip_fake="none", private=True, steps=1):
     d = copy.deepcopy(d)
     step = PrivateDStep(d, torch.optim.SGD(d.parameters(), lr=0.0), cfg, noise_multiplier=sigma,
                         max_grad_norm=C, expected_batch_size=B_EXPECTED, private=private, method=method,
-                        generator=torch.Generator().manual_seed(seed), clip_fake=clip_fake)
+                        clip_fake=clip_fake)
     for _ in range(steps):  # lr 0: repeated steps see the same weights (catches state left between steps)
         stats = step.step(x, y, fx, lat)
     return torch.cat([p.grad.reshape(-1) for p in d.parameters()]), stats
@@ -130,13 +130,17 @@ def test_noise_std_is_sigma_C_over_expected_batch(method):
     cfg, d, x, y, fx, lat = _case()
     sigma, C = 2.0, 0.5
     clean, _ = _run(method, d, cfg, x, y, fx, lat, C=C, sigma=0.0)
-    noisy, _ = _run(method, d, cfg, x, y, fx, lat, C=C, sigma=sigma, seed=1)
+    noisy, _ = _run(method, d, cfg, x, y, fx, lat, C=C, sigma=sigma)
     noise = noisy - clean  # ~235k independent draws: the std estimate is good to ~0.3%
     want = sigma * C / B_EXPECTED  # the divisor is q·N, not the n = 8 rows this batch happened to get
     assert float(noise.std()) == pytest.approx(want, rel=0.03)
     assert abs(float(noise.mean())) < 0.01 * want
-    again, _ = _run(method, d, cfg, x, y, fx, lat, C=C, sigma=sigma, seed=1)
-    assert torch.equal(noisy, again)  # the seeded generator makes the noise reproducible
+    again, _ = _run(method, d, cfg, x, y, fx, lat, C=C, sigma=sigma)
+    # Same weights, same batch, fresh step: the secret noise never repeats (independent draws,
+    # so the two noise vectors are uncorrelated).
+    other = again - clean
+    assert not torch.equal(noisy, again)
+    assert abs(float(torch.corrcoef(torch.stack([noise, other]))[0, 1])) < 0.02
 
 
 def test_non_private_step_is_the_plain_mean_gradient():

@@ -34,34 +34,34 @@ def test_tiny_end_to_end(digits, tmp_path):
 
 def test_stops_at_target_epsilon(digits, tmp_path):
     # a fixed σ with a budget that allows only a few of the 50 planned steps
-    cfg = tiny_config(steps=50, privacy=PrivacyConfig(epsilon=0.7, delta=1e-4, noise_multiplier=1.0))
+    cfg = tiny_config(steps=50, privacy=PrivacyConfig(epsilon=0.99, delta=1e-5, noise_multiplier=1.0))
     t = Trainer(cfg, digits)
     allowed = t.budget_steps
     assert 0 < allowed < 50
     res = train(cfg, digits, tmp_path / "run", log_every=1000)
     assert res.steps == allowed
-    assert res.epsilon <= 0.7
+    assert res.epsilon <= 0.99
     # one more step would have exceeded the target
     q = cfg.batch_size / len(digits)
-    assert epsilon_of("rdp", [(1.0, q, allowed + 1)], 1e-4) > 0.7
+    assert epsilon_of("rdp", [(1.0, q, allowed + 1)], 1e-5) > 0.99
 
 
 def test_calibrated_run_uses_budget(digits, tmp_path):
-    cfg = tiny_config(steps=8, privacy=PrivacyConfig(epsilon=3.0, delta=1e-4))
+    cfg = tiny_config(steps=8, privacy=PrivacyConfig(epsilon=3.0, delta=1e-5))
     res = train(cfg, digits, tmp_path / "run", log_every=1000)
     assert res.steps == 8
     assert 0.97 * 3.0 <= res.epsilon <= 3.0
 
 
 def test_resume_keeps_counting(digits, tmp_path):
-    cfg = tiny_config(steps=4, privacy=PrivacyConfig(epsilon=None, noise_multiplier=1.0, delta=1e-4))
+    cfg = tiny_config(steps=4, privacy=PrivacyConfig(epsilon=None, noise_multiplier=1.0, delta=1e-5))
     first = train(cfg, digits, tmp_path / "a", log_every=1000)
     ck = load_checkpoint(first.checkpoint)
-    cfg2 = tiny_config(steps=7, privacy=PrivacyConfig(epsilon=None, noise_multiplier=1.0, delta=1e-4))
+    cfg2 = tiny_config(steps=7, privacy=PrivacyConfig(epsilon=None, noise_multiplier=1.0, delta=1e-5))
     second = train(cfg2, digits, tmp_path / "b", resume=ck, log_every=1000)
     assert second.steps == 7
     q = cfg.batch_size / len(digits)
-    assert second.epsilon == pytest.approx(epsilon_of("rdp", [(1.0, q, 7)], 1e-4))
+    assert second.epsilon == pytest.approx(epsilon_of("rdp", [(1.0, q, 7)], 1e-5))
     assert second.epsilon > first.epsilon
 
 
