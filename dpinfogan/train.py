@@ -47,6 +47,11 @@ def keep_freed_memory() -> bool:
     return bool(libc.mallopt(M_MMAP_THRESHOLD, 32 << 20)) and bool(libc.mallopt(M_TRIM_THRESHOLD, 1 << 30))
 
 
+# Step statistics computed from real data without DP: fine on the data holder's own screen, never
+# in anything released (a federated message, a shared run folder).
+PRIVATE_STATS = ("loss_d_real", "clip_frac", "real_batch")
+
+
 class Trainer:
     """DP-InfoGAN training state on one dataset.
 
@@ -257,8 +262,12 @@ def train(
     on_log: Optional[Callable[[dict], None]] = None,
     should_stop: Optional[Callable[[], bool]] = None,
     log_every: int = 20,
+    public_log: bool = False,
 ) -> TrainResult:
     """Train to the planned steps or the ε budget, writing the run folder as it goes.
+
+    ``public_log`` keeps statistics of the real data out of ``metrics.jsonl`` (the real loss, the
+    Poisson batch size, the clip fraction: none is covered by DP), for a run folder that others see.
 
     SIGTERM/SIGINT stop the run cleanly: the current step finishes and a checkpoint is written.
     """
@@ -290,6 +299,8 @@ def train(
             s = trainer.step_count
             if s % log_every == 0 or trainer.budget_steps == 0:
                 wall = time.perf_counter() - t_start
+                if public_log:
+                    stats = {k: v for k, v in stats.items() if k not in PRIVATE_STATS}
                 rec = {"step": s, "g_steps": trainer.g_step_count, **stats, "epsilon": trainer.epsilon(),
                        "elapsed": round(trainer.elapsed, 3),
                        "samples_per_s": round((s - done_at_start) * cfg.batch_size / max(wall, 1e-9), 1),

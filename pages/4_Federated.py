@@ -4,6 +4,7 @@ import plotly.graph_objects as go
 import streamlit as st
 import torch
 
+from dpinfogan.checkpoint import read_metadata
 from dpinfogan.data import OFFLINE, available_datasets, load_dataset, to_uint8
 from dpinfogan.federated import launcher
 from dpinfogan.federated.task import FedConfig
@@ -124,9 +125,20 @@ active = launcher.state(runs[ids.index(chosen)]) in ("queued", "running", "stopp
     runs[ids.index(chosen)].path)
 
 
+def _held(fedcfg: dict) -> dict[int, dict]:
+    """What each client holds, recomputed on this machine from the split's settings: the run folder
+    keeps no statistics of any client's data (they would not be covered by DP)."""
+    try:
+        infos, _, _ = _preview(fedcfg["dataset"], int(fedcfg["clients"]), fedcfg["split"], float(fedcfg["alpha"]),
+                               int(fedcfg["seed"]), int(fedcfg["batch_size"]))
+    except (KeyError, TypeError, ValueError):
+        return {}
+    return {i["client"]: i for i in infos}
+
+
 def _client_table(info, names) -> list[dict]:
     fedcfg = info.config.get("federated", {})
-    parts = {p["client"]: p for p in fedcfg.get("partitions", [])}
+    parts = _held(fedcfg)
     last = info.metrics[-1] if info.metrics else {}
     rows = []
     for c in sorted(set(parts) | {int(m["client"]) for m in last.get("clients", [])}):
@@ -137,6 +149,15 @@ def _client_table(info, names) -> list[dict]:
                      "target ε": fedcfg.get("epsilon"), "σ": round(m["sigma"], 3) if "sigma" in m else None,
                      "steps": int(m["steps"]) if "steps" in m else 0})
     return rows
+
+
+@st.cache_data(ttl=5, show_spinner=False)
+def _void_reason(path) -> str | None:
+    """Why the run's global checkpoint claims no ε (e.g. noise from a stored seed), or None."""
+    try:
+        return read_metadata(path / "checkpoint.safetensors")["privacy"].get("void_reason")
+    except (ValueError, OSError, KeyError, TypeError):
+        return None
 
 
 @st.fragment(run_every=2.0 if active else None)
@@ -156,6 +177,10 @@ def live_panel() -> None:
             st.rerun()
     if state == "failed":
         st.code(launcher.log_tail(run.path) or "(no log)", language=None)
+    void = _void_reason(run.path)
+    if void:
+        st.warning(f"**Not differentially private (ε = ∞):** {void}. The ε curve below is what its accountant "
+                   "counted, but the guarantee does not hold for these weights.")
     if run.metrics:
         st.dataframe(_client_table(run, names), hide_index=True, width="stretch")
         fig = go.Figure()
@@ -173,7 +198,7 @@ def live_panel() -> None:
         st.caption(f"Seconds per round: last {secs[-1]:.1f}, mean {sum(secs) / len(secs):.1f}.")
     grid = run.path / "samples" / "latest.png"
     iso = run.path / "isolated" / "client-0" / "samples" / "latest.png"
-    held = next((p.get("classes", []) for p in fedcfg.get("partitions", []) if p.get("client") == 0), [])
+    held = _held(fedcfg).get(0, {}).get("classes", [])
     c1, c2 = st.columns(2)
     with c1:
         st.markdown("**Global (federated) model** — one row per digit code")

@@ -115,6 +115,70 @@ def test_preview_lists_each_clients_digits(capsys):
     assert "client 0:    800 samples, classes 0, 1" in out and "client 4:    800 samples, classes 8, 9" in out
 
 
+def _other_data(digits, n: int):
+    """``n`` records unlike the digits: noise images with shuffled labels (same N, other data)."""
+    from dpinfogan.data import ImageData
+
+    g = torch.Generator().manual_seed(5)
+    return ImageData(images=torch.rand(n, 1, 28, 28, generator=g) * 2 - 1,
+                     labels=torch.randint(0, 10, (n,), generator=g), name="noise", source="test")
+
+
+def test_client_message_carries_nothing_computed_from_real_data(digits):
+    """Two clients with the same N but different images send metrics that are equal value for value:
+    nothing in the message depends on the private data but the (DP) weights."""
+    fed = tiny_fed()
+    mine = local_data(fed, 0)
+    other = _other_data(digits, len(mine))
+    w0 = initial_weights(fed)
+    outs = [local_round(fed, data, 0, 1, w0, None) for data in (mine, other)]
+    (wa, ma, _), (wb, mb, _) = outs
+    assert ma == mb, {k: (ma[k], mb.get(k)) for k in ma if ma[k] != mb.get(k)}
+    assert set(wa) == set(wb) == set(w0) and all(k.startswith(("g.", "d.")) for k in wa)
+    # ... and the weights do depend on the data (they are the DP output)
+    assert any(not torch.equal(wa[k], wb[k]) for k in wa)
+
+
+def test_client_app_reply_holds_weights_and_public_facts_only(digits):
+    """The real ClientApp's reply message: its records, checked by content."""
+    from dpinfogan.federated.server_app import make_strategy
+
+    fed = tiny_fed()
+    grid = LoopGrid(2)
+    from flwr.app import ArrayRecord, ConfigRecord
+
+    msgs = list(make_strategy(fed).configure_train(1, ArrayRecord(initial_weights(fed)),
+                                                   ConfigRecord(fed.to_run_config()), grid))
+    replies = grid.send_and_receive(msgs)
+    for r in replies:
+        assert set(r.content.keys()) == {"arrays", "metrics"}
+        m = dict(r.content["metrics"])
+        q = fed.batch_size / m["num-examples"]
+        assert m["sample_rate"] == pytest.approx(q) and m["steps"] == fed.local_steps
+        assert m["epsilon"] == pytest.approx(epsilon_of("rdp", [(m["sigma"], q, fed.local_steps)], fed.delta))
+        assert set(m) == {"client", "epsilon", "sigma", "sample_rate", "steps", "steps_left", "delta", "num-examples"}
+
+
+def test_server_never_opens_the_dataset(tmp_path, monkeypatch):
+    """The server runs a whole federation after every way to load data has been taken away from
+    it; only the clients' own (cached) parts exist."""
+    import dpinfogan.data
+    import dpinfogan.federated.task as task
+    from dpinfogan.federated.server_app import run_server
+
+    fed = tiny_fed(rounds=1)
+    for c in range(fed.clients):
+        local_data(fed, c)  # what each client has at home, loaded before the server starts
+
+    def forbidden(*a, **k):
+        raise AssertionError("the server opened the dataset")
+
+    monkeypatch.setattr(task, "load_dataset", forbidden)
+    monkeypatch.setattr(dpinfogan.data, "load_dataset", forbidden)
+    run_server(LoopGrid(2), fed, str(tmp_path / "run"))
+    assert read_run(tmp_path / "run").state == "finished"
+
+
 # -- Flower's simulation engine ------------------------------------------------------------------
 def _check_run(run_dir: Path, fed: FedConfig, rounds: int) -> None:
     info = read_run(run_dir)
@@ -144,7 +208,7 @@ def test_two_clients_two_rounds_on_the_simulation_engine(tmp_path, capsys):
     assert rc == 0, capsys.readouterr()
     _check_run(run_dir, tiny_fed(), rounds=2)
     cfg = json.loads((run_dir / "config.json").read_text())
-    assert [p["classes"] for p in cfg["federated"]["partitions"]] == [[0, 1, 2, 3, 4], [5, 6, 7, 8, 9]]
+    assert "partitions" not in cfg["federated"]  # no client's class counts leave the clients
 
 
 class LoopGrid:
@@ -283,15 +347,13 @@ def test_launch_rejects_bad_input_and_creates_nothing(tmp_path):
 def _fake_finished_run(root: Path) -> Path:
     """A federated run folder written by the server's own writer, with made-up client metrics."""
     from dpinfogan.federated.fedrun import FedRun
-    from dpinfogan.federated.task import load_partitions
 
     fed = tiny_fed()
-    data, parts = load_partitions(fed)
-    run = FedRun(fed, root / "20260101-000000-fed0", parts, data.labels)
+    run = FedRun(fed, root / "20260101-000000-fed0")
     w = initial_weights(fed)
     for rnd in (1, 2):
         ms = [{"client": float(c), "epsilon": 4.0 * rnd + c, "sigma": 1.1, "sample_rate": 0.016, "steps": 3.0 * rnd,
-               "steps_left": 6.0 - 3 * rnd, "num-examples": 2000.0, "loss_d_real": 0.7} for c in range(2)]
+               "steps_left": 6.0 - 3 * rnd, "num-examples": 2000.0} for c in range(2)]
         run.record_round(rnd, w, ms, seconds=1.5)
     run.finish("finished")
     return run.path
@@ -305,7 +367,9 @@ def test_federated_page_renders(with_run, tmp_path, monkeypatch):
     if with_run != "none":
         root = Path(os.environ["DPINFOGAN_RUNS"]) if with_run == "run" else tmp_path / "zoo" / "federated"
         path = _fake_finished_run(root)
-        assert load_checkpoint(path / "checkpoint.safetensors").epsilon == pytest.approx(9.0)
+        # the checkpoint's ε is recomputed from the worst client's (σ, q, steps), not copied
+        assert load_checkpoint(path / "checkpoint.safetensors").epsilon == pytest.approx(
+            epsilon_of("rdp", [(1.1, 0.016, 6)], 1e-5))
     at = AppTest.from_file(str(ROOT / "pages" / "4_Federated.py"), default_timeout=120)
     at.run()
     assert not at.exception, [e.value for e in at.exception]

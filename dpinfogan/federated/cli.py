@@ -120,7 +120,7 @@ def train_isolated(fed: FedConfig, client: int, run_dir: Path) -> Path:
     cfg = fed.train_config()
     out = run_dir / "isolated" / f"client-{client}"
     print(f"isolated baseline: client {client} alone, {cfg.steps} steps -> {out}", flush=True)
-    res = train(cfg, local_data(fed, client), out, log_every=max(1, fed.local_steps))
+    res = train(cfg, local_data(fed, client), out, log_every=max(1, fed.local_steps), public_log=True)
     print(f"isolated client {client}: ε = {res.epsilon:.4g}, checkpoint {res.checkpoint}")
     return out
 

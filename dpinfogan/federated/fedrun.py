@@ -1,7 +1,7 @@
 """The server's run folder for a federation (no flwr): the same files as a single-machine run.
 
-``runs/<id>/`` gets config.json (the federation, each client's digits), one metrics.jsonl line per
-round (per-client ε, σ, q, steps and losses), status.json, ``samples/round_*.png`` + latest.png (the
+``runs/<id>/`` gets config.json (the federation's settings; no client's data statistics), one
+metrics.jsonl line per round (per-client ε, σ, q, steps: what the clients send), status.json, ``samples/round_*.png`` + latest.png (the
 global generator's fixed grid, one row per categorical code) and ``checkpoint.safetensors`` of the
 global model after each round, so ``info``, ``sample``, ``evaluate`` and the latent explorer read it
 unchanged. The model's ε is the largest client ε (each client's data is protected at its own ε_k);
@@ -21,8 +21,8 @@ from ..data import to_uint8
 from ..fileio import image_grid
 from ..latent import fixed_grid_latent
 from ..models import build_models
-from ..partition import describe
 from ..runs import RunWriter, new_run_dir, read_json
+from ..secret import SOURCE as SECRET_SOURCE
 from .task import FedConfig, load_model_weights
 
 STOP_FILE = "stop_requested"  # written by the launcher (or a user) to stop after the current round
@@ -31,7 +31,7 @@ STOP_FILE = "stop_requested"  # written by the launcher (or a user) to stop afte
 class FedRun:
     """Writes one federation's run folder, round by round."""
 
-    def __init__(self, fed: FedConfig, run_dir: Optional[str | os.PathLike] = None, parts=None, labels=None):
+    def __init__(self, fed: FedConfig, run_dir: Optional[str | os.PathLike] = None):
         self.fed = fed
         path = Path(run_dir or fed.run_dir) if (run_dir or fed.run_dir) else new_run_dir()
         if path.is_dir() and (path / "metrics.jsonl").exists():
@@ -42,12 +42,12 @@ class FedRun:
         self.g, self.d = build_models(self.cfg.model, self.cfg.latent)
         self.t0 = time.perf_counter()
         self.clients: dict[int, dict[str, float]] = {}  # latest metrics per client
-        info = [p.to_dict() for p in describe(labels, parts)] if parts is not None else []
+        # The server holds no data: the run folder records the split's settings, never what a
+        # client holds (its class counts are statistics of private data).
         self.writer.write_config({
             **self.cfg.to_dict(),
-            "federated": {**fed.to_dict(), "partitions": info},
-            "derived": {"target_steps": fed.rounds * fed.local_steps, "rounds": fed.rounds,
-                        "n_samples": sum(p["n"] for p in info) if info else None},
+            "federated": fed.to_dict(),
+            "derived": {"target_steps": fed.rounds * fed.local_steps, "rounds": fed.rounds},
         })
         self.writer.status("running", round=0, rounds=fed.rounds, step=0,
                            target_steps=fed.rounds * fed.local_steps, epsilon=0.0)
@@ -70,10 +70,6 @@ class FedRun:
             "seconds": round(seconds, 3), "elapsed": round(time.perf_counter() - self.t0, 3),
             "target_steps": self.fed.rounds * self.fed.local_steps,
         }
-        for key in ("loss_d_real", "loss_d_fake", "loss_g", "clip_frac"):
-            vals = [m[key] for m in client_metrics if key in m]
-            if vals:
-                rec[key] = sum(vals) / len(vals)
         self.writer.log(rec)
         self.writer.save_grid(rnd, self.sample_grid())
         self.save()
@@ -104,6 +100,7 @@ class FedRun:
             "accountant": "rdp",
             "history": [[worst["sigma"], worst["sample_rate"], int(worst["steps"])]] if worst else [],
             "dp_step": fed.dp_step,
+            "randomness": SECRET_SOURCE,  # every client trains with dpinfogan.train.Trainer's secret source
             "federated": {
                 "clients": fed.clients, "split": fed.split, "rounds_done": self._rounds_done(),
                 "client_epsilon": [m["epsilon"] for m in clients],

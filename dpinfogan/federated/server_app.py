@@ -16,7 +16,7 @@ from flwr.serverapp import Grid, ServerApp
 from flwr.serverapp.strategy import DifferentialPrivacyServerSideFixedClipping, FedAvg
 
 from .fedrun import FedRun
-from .task import FedConfig, initial_weights, load_partitions
+from .task import FedConfig, initial_weights
 
 ROUND_TIMEOUT_S = 24 * 3600.0  # a round waits this long for its clients
 
@@ -33,9 +33,8 @@ def make_strategy(fed: FedConfig):
 
 def run_server(grid: Grid, fed: FedConfig, run_dir: Optional[str] = None) -> FedRun:
     """Run the federation to R rounds, a spent budget or a stop request; returns the run."""
-    fed.validate()
-    data, parts = load_partitions(fed)
-    run = FedRun(fed, run_dir, parts, data.labels)
+    fed.validate()  # settings only: the server never opens the data (each client checks its own part)
+    run = FedRun(fed, run_dir)
     try:
         strategy = make_strategy(fed)
         arrays = ArrayRecord(initial_weights(fed))  # every client starts from these

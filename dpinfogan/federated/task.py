@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import math
 import tempfile
-import time
 from dataclasses import asdict, dataclass, fields
 from pathlib import Path
 from typing import Any, Mapping, Optional
@@ -42,7 +41,7 @@ class FedConfig:
     local_steps: int = 20  # E, private discriminator steps per client per round
     d_steps_per_g: int = 1  # discriminator steps per generator step (each on a fresh Poisson batch)
     epsilon: float = 10.0  # each client's target ε (sample-level, over all R·E steps)
-    delta: float = 1e-5  # each client's δ; must be < 1/N_k
+    delta: float = 1e-5  # each client's δ; must be ≤ 1/(10·N_k) (1e-6 for 5 clients on full MNIST)
     max_grad_norm: float = 1.0  # C, per-sample clipping norm
     batch_size: int = 64  # expected Poisson batch (q_k = batch / N_k)
     lr_d: float = 2e-4
@@ -54,7 +53,7 @@ class FedConfig:
     noise_dim: int = 62
     n_continuous: int = 2
     dp_step: str = "fast"
-    seed: int = 0  # seeds the global model's initial weights, the split and each client's sampler
+    seed: int = 0  # seeds the global model's initial weights, the split and the latents (never DP noise)
     threads: int = 1  # torch threads per client
     central_sigma: float = 0.0  # server-side DP: noise multiplier on the averaged update (0 = off)
     central_clip: float = 1.0  # server-side DP: L2 clipping norm of each client's update
@@ -167,7 +166,8 @@ def initial_weights(fed: FedConfig) -> dict[str, torch.Tensor]:
 
 # -- one client round ----------------------------------------------------------------------------
 def client_seed(fed: FedConfig, client: int, rnd: int) -> int:
-    """A fresh seed per (client, round): the Poisson sampler and the DP noise never repeat a round."""
+    """A public seed per (client, round) for the latents. The Poisson batches and the DP noise come
+    from the trainer's secret source (:mod:`dpinfogan.secret`), never from this seed."""
     return (fed.seed * 1_000_003 + client * 10_007 + rnd) % (2**31 - 1)
 
 
@@ -180,14 +180,14 @@ def local_round(fed: FedConfig, data: ImageData, client: int, rnd: int, weights:
             history) from its previous round, or None in its first round.
 
     Returns:
-        (new weights, metrics, new state). Metrics hold the client's cumulative ε, σ, q and steps.
+        (new weights, metrics, new state). Metrics hold only data-independent facts: the client's
+        cumulative ε, σ, q, δ, steps and N_k; no loss, batch size or clip fraction of real data.
 
     Raises:
         BudgetExhausted: E more steps would push this client's ε past its target.
     """
     from ..train import Trainer
 
-    t0 = time.perf_counter()
     resume = _load_state(state) if state else None
     trainer = Trainer(fed.train_config(seed=client_seed(fed, client, rnd)), data, resume=resume)
     if trainer.budget_steps < fed.local_steps:
@@ -196,20 +196,16 @@ def local_round(fed: FedConfig, data: ImageData, client: int, rnd: int, weights:
             f"(spent ε = {trainer.epsilon():.4g} after {trainer.step_count} steps)"
         )
     load_model_weights(trainer.g, trainer.d, weights)
-    sums: dict[str, float] = {}
-    counts: dict[str, int] = {}
     for _ in range(fed.local_steps):
-        for k, v in trainer.step().items():
-            if isinstance(v, (int, float)) and math.isfinite(v):
-                sums[k] = sums.get(k, 0.0) + float(v)
-                counts[k] = counts.get(k, 0) + 1
-    metrics = {k: sums[k] / counts[k] for k in sums}
-    metrics.update(
-        client=float(client), epsilon=trainer.epsilon(), sigma=trainer.sigma, sample_rate=trainer.sample_rate,
-        steps=float(trainer.step_count), steps_left=float(trainer.budget_steps), delta=fed.delta,
-        seconds=time.perf_counter() - t0,
-    )
-    metrics["num-examples"] = float(len(data))
+        trainer.step()  # its losses, batch sizes and clip fractions stay here: they are not DP
+    # Only facts that do not depend on the private images leave the client: the accountant's
+    # numbers (ε, σ, q, steps) and the partition size N_k (public anyway through q = batch / N_k).
+    metrics = {
+        "client": float(client), "epsilon": trainer.epsilon(), "sigma": trainer.sigma,
+        "sample_rate": trainer.sample_rate, "steps": float(trainer.step_count),
+        "steps_left": float(trainer.budget_steps), "delta": float(trainer.cfg.privacy.delta),
+        "num-examples": float(len(data)),
+    }
     return model_weights(trainer.g, trainer.d), metrics, _dump_state(trainer)
 
 
