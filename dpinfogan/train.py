@@ -62,7 +62,7 @@ class Trainer:
     """
 
     def __init__(self, cfg: TrainConfig, data: ImageData, resume: Optional[Checkpoint] = None):
-        if cfg.privacy.delta is None:  # "auto": the resumed run's δ, else 1e-5 or lower for large N
+        if cfg.privacy.delta is None and cfg.privacy.private:  # "auto": the resumed run's δ, else from N
             rp = resume.meta["privacy"] if resume is not None else {}
             cfg.privacy.delta = float(rp["delta"]) if rp.get("private") and rp.get("delta") else default_delta(len(data))
         cfg.validate(len(data))

@@ -4,7 +4,7 @@ import math
 import streamlit as st
 
 from dpinfogan import jobs
-from dpinfogan.config import LatentConfig, ModelConfig, PrivacyConfig, TrainConfig
+from dpinfogan.config import LatentConfig, ModelConfig, PrivacyConfig, TrainConfig, default_delta, max_delta
 from dpinfogan.data import OFFLINE, available_datasets
 from dpinfogan.ui import widgets
 
@@ -31,9 +31,11 @@ with settings:
                            format_func=lambda k: DATASET_HELP.get(k, k), key="train_dataset")
     n = jobs.TRAIN_SIZES[dataset]
     eps = widgets.epsilon_picker("train_eps", default=10.0)
-    delta = st.select_slider("δ (chance the ε guarantee fails)", options=[1e-7, 1e-6, 1e-5, 1e-4, 1e-3],
-                             value=1e-5 if n > 10_000 else 1e-4, format_func=lambda d: f"{d:g}", key="train_delta",
-                             help=f"Must be well below 1/N = {1 / n:.2g} for N = {n} training images.")
+    delta = st.select_slider("δ (chance the ε guarantee fails)",
+                             options=[d for d in (1e-8, 1e-7, 1e-6, 1e-5) if d <= max_delta(n)],
+                             value=default_delta(n), format_func=lambda d: f"{d:g}", key="train_delta",
+                             help=f"At most 1/(10·N) = {max_delta(n):.2g} for N = {n:,} training images: a δ near "
+                                  "1/N would allow publishing one whole image.")
     code_mode = st.radio("Digit code", ["labels", "unsupervised"], horizontal=True, key="train_code_mode",
                          format_func={"labels": "labels: code = the digit (ask for a '7')",
                                       "unsupervised": "unsupervised: InfoGAN discovers it"}.get)

@@ -35,6 +35,10 @@ _evaluated = any(e.evaluation() for e in cache.discover(str(checkpoints_root()),
 metric = st.radio("Quality metric", list(METRICS), format_func=lambda k: METRICS[k][0], horizontal=True,
                   key="pq_metric", index=0 if _evaluated else len(METRICS) - 1)
 st.caption(METRICS[metric][1])
+_joint = cache.zoo_joint_release(str(checkpoints_root()))
+if _joint:
+    st.info(f"**Every release spends budget.** {_joint} (RDP composition of their accountants; they share the "
+            "same 60,000 training images.)")
 
 
 def _points(metric: str) -> tuple[list[dict], dict, list[str]]:
@@ -160,7 +164,7 @@ if st.button("▶ Start a small sweep", key="pq_sweep", disabled=active):
         for eps in SWEEP_EPS:
             cfg = TrainConfig(dataset="offline-digits", steps=int(steps), batch_size=64, sample_every=50,
                               checkpoint_every=50, threads=1, model=ModelConfig(),
-                              privacy=PrivacyConfig(epsilon=eps, delta=1e-4))
+                              privacy=PrivacyConfig(epsilon=eps))  # δ from N: 1e-5 for the 4,000 digits
             jobs.launch(cfg, tags={"sweep": sweep_id, "epsilon": "inf" if math.isinf(eps) else eps})
     except ValueError as err:
         st.error(f"Cannot start the sweep: {err}")

@@ -156,9 +156,9 @@ def test_sweep_button_queues_one_run_per_epsilon(env, tmp_path, monkeypatch):
 def test_train_page_validates_then_runs_to_the_end(env, tmp_path):
     env(False)
     at = run_page("pages/1_Train.py")
-    at.select_slider(key="train_delta").set_value(1e-3).run()
-    assert any("1/N" in e.value for e in at.error) and at.button(key="train_start").disabled
-    at.select_slider(key="train_delta").set_value(1e-4)
+    # δ choices follow from N = 4,000: none above 1/(10·N) = 2.5e-5, and 1e-5 by default
+    assert at.select_slider(key="train_delta").value == 1e-5
+    assert [str(o) for o in at.select_slider(key="train_delta").options][-1] == "1e-05"
     at.number_input(key="train_steps").set_value(20)
     at.number_input(key="train_batch").set_value(32)
     at.number_input(key="train_g_width").set_value(8)

@@ -13,6 +13,7 @@ import streamlit as st
 import torch
 
 from ..checkpoint import Checkpoint, load_checkpoint
+from ..zoo import ZOO, joint_release
 from . import quality
 from .models import ModelEntry, draw, png_bytes
 
@@ -113,3 +114,10 @@ def proxy_quality(path: str, mtime: float, dataset: str, code_to_label: Optional
     """Template-match proxy of a generator (200 images), cached per checkpoint version."""
     ck = _load(path, mtime)
     return quality.model_proxy_quality(ck.generator, ck.config.latent, code_to_label, dataset)
+
+
+@st.cache_data(ttl=60, show_spinner=False)
+def zoo_joint_release(root: str) -> Optional[str]:
+    """The sentence saying what releasing the zoo's private models together costs, or None."""
+    joint = joint_release([Path(root) / f"{m.name}.safetensors" for m in ZOO])
+    return joint.sentence() if joint else None
