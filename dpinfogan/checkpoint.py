@@ -41,6 +41,9 @@ class Checkpoint:
     meta: dict[str, Any]
     optimizer_state: dict[str, Any] = field(default_factory=dict)
     path: Optional[Path] = None
+    # The raw (non-averaged) generator's weights when the run kept an EMA generator and the file
+    # holds optimizer state (for an exact resume); ``generator`` is then the average.
+    raw_generator_state: Optional[dict[str, torch.Tensor]] = None
 
     @property
     def epsilon(self) -> float:
@@ -64,13 +67,14 @@ def save_checkpoint(
     code_to_label: Optional[list[int]] = None,
     optimizers: Optional[dict[str, torch.optim.Optimizer]] = None,
     half: bool = False,
+    extra_modules: Optional[dict[str, torch.nn.Module]] = None,
 ) -> Path:
     """Atomically write a checkpoint. ``privacy`` holds ε, δ, σ, C, q, steps, accountant, history.
 
     ``half`` stores weights as float16 (for the shipped zoo); they load back as float32.
     """
     tensors: dict[str, torch.Tensor] = {}
-    for prefix, module in (("g.", generator), ("d.", discriminator)):
+    for prefix, module in (("g.", generator), ("d.", discriminator), *(extra_modules or {}).items()):
         for k, v in module.state_dict().items():
             v = v.detach().cpu()
             tensors[prefix + k] = (v.half() if half and v.is_floating_point() else v).contiguous()
@@ -159,7 +163,9 @@ def load_checkpoint(path: str | os.PathLike) -> Checkpoint:
         raise ValueError(f"{path}: weights do not match the model described in its metadata: {e}") from None
     g.eval()
     d.eval()
-    return Checkpoint(config, g, d, meta, _optimizer_state(meta, tensors), path)
+    raw = {k[len("g_raw."):]: v.float() if v.is_floating_point() else v for k, v in tensors.items()
+           if k.startswith("g_raw.")}
+    return Checkpoint(config, g, d, meta, _optimizer_state(meta, tensors), path, raw or None)
 
 
 def export_checkpoint(src: str | os.PathLike, dst: str | os.PathLike, half: bool = False) -> Path:

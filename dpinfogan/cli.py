@@ -14,6 +14,7 @@ from typing import Callable, Optional
 
 from .config import ACCOUNTANTS, CLIP_FAKE, CODE_MODES, DP_STEPS, LatentConfig, ModelConfig, PrivacyConfig, TrainConfig
 from .data import DATASETS
+from .recipe import MODEL_FIELDS, RECIPES, default_recipe
 
 Handler = Callable[[argparse.Namespace], int]
 
@@ -79,16 +80,26 @@ def add_train_parser(sub) -> None:
     g.add_argument("--clip-fake", default=PrivacyConfig.clip_fake, choices=CLIP_FAKE,
                    help="generated samples' term (no privacy role, no noise) clipped to C per sample, "
                         "as one batch vector, or not at all")
-    t = p.add_argument_group("training")
-    t.add_argument("--batch-size", type=int, default=d.batch_size, help="expected real samples per step (q = batch/N)")
-    t.add_argument("--steps", type=int, default=d.steps, help="planned discriminator steps (the run stops earlier if ε is spent)")
+    t = p.add_argument_group("training (defaults: the recipe's, see --recipe)")
+    t.add_argument("--recipe", choices=sorted(RECIPES), default=None,
+                   help="named settings; an option given here overrides its value. Default: "
+                        f"{default_recipe(True)} for private runs, {default_recipe(False)} for ε = inf")
+    t.add_argument("--batch-size", type=int, default=None, help="expected real samples per step (q = batch/N)")
+    t.add_argument("--steps", type=int, default=None, help="planned discriminator steps (the run stops earlier if ε is spent)")
     t.add_argument("--epochs", type=float, default=None, help="planned epochs instead of --steps (steps = epochs·N/batch)")
     t.add_argument("--lambda-cat", type=float, default=d.lambda_cat, help="weight of the categorical MI term")
     t.add_argument("--lambda-cont", type=float, default=d.lambda_cont, help="weight of the continuous MI term")
     t.add_argument("--lambda-label", type=float, default=d.lambda_label, help="labels mode: weight of the real-label term")
     m, z = ModelConfig(), LatentConfig()
-    add_network_options(t, d_steps_per_g=d.d_steps_per_g, lr_d=d.lr_d, lr_g=d.lr_g, g_width=m.g_width,
-                        d_width=m.d_width, d_hidden=m.d_hidden, noise_dim=z.noise_dim, n_continuous=z.n_continuous)
+    add_network_options(t, d_steps_per_g=None, lr_d=None, lr_g=None, g_width=None,
+                        d_width=None, d_hidden=m.d_hidden, noise_dim=z.noise_dim, n_continuous=z.n_continuous)
+    t.add_argument("--adaptive-d-steps", action=argparse.BooleanOptionalAction, default=d.adaptive_d_steps,
+                   help="raise D steps per G step 1→2→5→10→20→50 when D's accuracy on generated images "
+                        "(EMA 0.99) falls to 0.6 (free in privacy)")
+    t.add_argument("--ema-decay", type=float, default=d.ema_decay,
+                   help="EMA of the generator's weights for sampling and export (0 = off; 0.999 typical)")
+    t.add_argument("--warm-start", default=d.warm_start, metavar="CKPT",
+                   help="initialise G and D from a checkpoint trained on public data (font-digits); no privacy cost")
     t.add_argument("--seed", type=int, default=d.seed, help="random seed")
     t.add_argument("--threads", type=int, default=0, help="CPU threads (0 = torch default)")
     o = p.add_argument_group("output")
@@ -103,22 +114,34 @@ def add_train_parser(sub) -> None:
 
 
 def config_from_args(a: argparse.Namespace, n_samples: int) -> TrainConfig:
-    steps = a.steps
-    if a.epochs is not None:
-        if not a.epochs > 0:
-            raise UsageError(f"--epochs must be positive, got {a.epochs}")
-        if a.batch_size <= 0:
-            raise UsageError(f"batch size must be positive, got {a.batch_size}")
-        steps = max(1, round(a.epochs * n_samples / a.batch_size))
     epsilon: Optional[float] = a.epsilon
     if epsilon is None and a.sigma is None:
         epsilon = 10.0  # fixed σ without a budget runs the planned steps and reports ε
+    private = not (epsilon is not None and math.isinf(epsilon) and a.sigma is None)
+    recipe = RECIPES[a.recipe or default_recipe(private)]
+    base, model_base = TrainConfig(), ModelConfig()
+
+    def pick(name: str):
+        """The option if given, else the recipe's value, else the config's default."""
+        given = getattr(a, name)
+        if given is not None:
+            return given
+        return recipe.get(name, getattr(model_base if name in MODEL_FIELDS else base, name))
+
+    batch_size, steps = pick("batch_size"), pick("steps")
+    if a.epochs is not None:
+        if not a.epochs > 0:
+            raise UsageError(f"--epochs must be positive, got {a.epochs}")
+        if batch_size <= 0:
+            raise UsageError(f"batch size must be positive, got {batch_size}")
+        steps = max(1, round(a.epochs * n_samples / batch_size))
     return TrainConfig(
-        dataset=a.dataset, code_mode=a.code_mode, batch_size=a.batch_size, steps=steps,
-        d_steps_per_g=a.d_steps_per_g, lr_d=a.lr_d, lr_g=a.lr_g, lambda_cat=a.lambda_cat,
+        dataset=a.dataset, code_mode=a.code_mode, batch_size=batch_size, steps=steps,
+        d_steps_per_g=pick("d_steps_per_g"), lr_d=pick("lr_d"), lr_g=pick("lr_g"), lambda_cat=a.lambda_cat,
         lambda_cont=a.lambda_cont, lambda_label=a.lambda_label, sample_every=a.sample_every,
         checkpoint_every=a.checkpoint_every, seed=a.seed, threads=a.threads,
-        model=ModelConfig(g_width=a.g_width, d_width=a.d_width, d_hidden=a.d_hidden),
+        adaptive_d_steps=a.adaptive_d_steps, ema_decay=a.ema_decay, warm_start=a.warm_start,
+        model=ModelConfig(g_width=pick("g_width"), d_width=pick("d_width"), d_hidden=a.d_hidden),
         latent=LatentConfig(noise_dim=a.noise_dim, n_continuous=a.n_continuous),
         privacy=PrivacyConfig(epsilon=epsilon, delta=a.delta, noise_multiplier=a.sigma,
                               max_grad_norm=a.max_grad_norm, accountant=a.accountant, dp_step=a.dp_step,

@@ -18,7 +18,7 @@ import numpy as np
 import torch
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
-DATASETS = ("mnist", "fashion-mnist", "kmnist", "offline-digits")
+DATASETS = ("mnist", "fashion-mnist", "kmnist", "offline-digits", "font-digits")  # font-digits: public, synthetic
 OFFLINE = "offline-digits"
 _TV_NAMES = {"mnist": "MNIST", "fashion-mnist": "FashionMNIST", "kmnist": "KMNIST"}
 CLASS_NAMES = {
@@ -101,6 +101,10 @@ def load_dataset(name: str, train: bool = True, download: bool = True) -> ImageD
         raise ValueError(f"unknown dataset {name!r}; choose one of: {', '.join(DATASETS)}")
     if key == OFFLINE:
         return offline_digits(train)
+    if key == "font-digits":  # imported here: fontdigits builds on this module
+        from .fontdigits import font_digits
+
+        return font_digits(20000 if train else 2000, seed=0 if train else 1)
     import torchvision.datasets as tvd
 
     cls = getattr(tvd, _TV_NAMES[key])

@@ -59,7 +59,10 @@ def train_argv(cfg: TrainConfig, run_dir: Path, log_every: int = 10) -> list[str
             "--noise-dim", str(lat.noise_dim), "--n-continuous", str(lat.n_continuous),
             "--seed", str(cfg.seed), "--threads", str(cfg.threads),
             "--sample-every", str(cfg.sample_every), "--checkpoint-every", str(cfg.checkpoint_every),
-            "--log-every", str(log_every)]
+            "--log-every", str(log_every), "--ema-decay", repr(cfg.ema_decay),
+            "--adaptive-d-steps" if cfg.adaptive_d_steps else "--no-adaptive-d-steps"]
+    if cfg.warm_start:
+        argv += ["--warm-start", cfg.warm_start]
     if eps is not None:
         argv += ["--epsilon", "inf" if math.isinf(eps) else repr(float(eps))]
     if p.noise_multiplier is not None:
