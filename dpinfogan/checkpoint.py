@@ -21,6 +21,7 @@ from safetensors.torch import load_file, save_file
 from . import __version__
 from .config import TrainConfig
 from .fileio import atomic_write, jsonable, read_safetensors_json
+from .metadata import MetadataError, validate_checkpoint_meta
 from .models import Discriminator, Generator, build_models
 
 FORMAT = "dpinfogan-checkpoint"
@@ -97,8 +98,14 @@ def save_checkpoint(
 
 
 def read_metadata(path: str | os.PathLike) -> dict[str, Any]:
-    """The JSON metadata only (cheap: reads the header, not the weights)."""
-    return read_safetensors_json(_check_path(path), _META_KEY, FORMAT, FORMAT_VERSION, "DP-InfoGAN checkpoint")
+    """The JSON metadata only (cheap: reads the header, not the weights), checked against the schema
+    in :mod:`dpinfogan.metadata` so no reader meets a wrong type or a huge size."""
+    path = _check_path(path)
+    meta = read_safetensors_json(path, _META_KEY, FORMAT, FORMAT_VERSION, "DP-InfoGAN checkpoint")
+    try:
+        return validate_checkpoint_meta(meta, FORMAT_VERSION)
+    except MetadataError as e:
+        raise ValueError(f"{path} has odd metadata: {e}") from None
 
 
 def load_checkpoint(path: str | os.PathLike) -> Checkpoint:
