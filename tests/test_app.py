@@ -158,12 +158,12 @@ def test_train_page_validates_then_runs_to_the_end(env, tmp_path):
     at = run_page("pages/1_Train.py")
     at.select_slider(key="train_delta").set_value(1e-3).run()
     assert any("1/N" in e.value for e in at.error) and at.button(key="train_start").disabled
-    at.select_slider(key="train_delta").set_value(1e-4)
-    at.number_input(key="train_steps").set_value(20)
-    at.number_input(key="train_batch").set_value(32)
-    at.number_input(key="train_g_width").set_value(8)
-    at.number_input(key="train_d_width").set_value(8)
-    at.number_input(key="train_sample_every").set_value(5).run()
+    at.select_slider(key="train_delta").set_value(1e-5)
+    at.text_input(key="train_steps").set_value("20")
+    at.text_input(key="train_batch").set_value("32")
+    at.text_input(key="train_g_width").set_value("8")
+    at.text_input(key="train_d_width").set_value("8")
+    at.text_input(key="train_sample_every").set_value("5").run()
     assert not at.error
     at.button(key="train_start").click().run()
     assert not at.exception and any("Started" in s.value for s in at.success)
