@@ -126,9 +126,13 @@ def load_checkpoint(path: str | os.PathLike) -> Checkpoint:
             module.load_state_dict(sd, strict=True)
     except (KeyError, TypeError, RuntimeError, ValueError) as e:
         raise ValueError(f"{path}: weights do not match the model described in its metadata: {e}") from None
+    try:
+        opt_state = _optimizer_state(meta, tensors)
+    except (KeyError, TypeError, ValueError, AttributeError) as e:
+        raise ValueError(f"{path}: its optimizer state does not match its metadata: {e}") from None
     g.eval()
     d.eval()
-    return Checkpoint(config, g, d, meta, _optimizer_state(meta, tensors), path)
+    return Checkpoint(config, g, d, meta, opt_state, path)
 
 
 def export_checkpoint(src: str | os.PathLike, dst: str | os.PathLike, half: bool = False) -> Path:

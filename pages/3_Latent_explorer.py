@@ -4,8 +4,8 @@ import random
 import streamlit as st
 
 from dpinfogan.runs import runs_root
-from dpinfogan.ui import cache
-from dpinfogan.ui.models import checkpoints_root
+from dpinfogan.ui import cache, widgets
+from dpinfogan.ui.models import checkpoints_root, pick_default
 
 st.set_page_config(page_title="Latent explorer · DP-InfoGAN Studio", page_icon="🎛️", layout="wide")
 st.title("Latent explorer")
@@ -18,7 +18,7 @@ usable = [e for e in entries if not e.error]
 if bad:
     with st.expander(f"{len(bad)} checkpoint(s) could not be read"):
         for e in bad:
-            st.error(f"`{e.path}`: {e.error}")
+            st.error(f"`{e.path.name}` skipped: {e.error}")
 if not usable:
     st.info("No generators yet: the zoo folder (`checkpoints/`) is empty and you have no runs with a checkpoint. "
             "Start one on the **Train** page.")
@@ -46,7 +46,12 @@ def _random_seed() -> None:
     st.session_state.seed = random.randrange(100_000)
 
 
-chosen = st.multiselect("Generators (zoo and your runs)", keys, default=keys[:1], key="models",
+# A shared link may carry anything: clean it before the bound widgets read it (a note says what changed).
+best = pick_default(usable).key  # open on the best-looking private model, not the first file
+notes = widgets.clean_query_list("models", keys, best)
+if "models" not in st.query_params and "models" not in st.session_state:
+    st.session_state.models = [best]
+chosen = st.multiselect("Generators (zoo and your runs)", keys, key="models",
                         format_func=lambda k: by_key[k].label, bind="query-params")
 if not chosen:
     st.info("Pick at least one generator.")
@@ -60,12 +65,17 @@ if ref_ck is None:
 lat = ref_ck.config.latent
 labels = ref.code_labels()
 n_cont = max((cache.load_model(m)[0].config.latent.n_continuous for m in models if cache.load_model(m)[0]), default=0)
+n_cont = min(n_cont, 8)  # the URL keeps c1…c8
+notes += widgets.clean_query_numbers({"digit": (0, lat.n_categories - 1, 0, 1), "seed": (0, 10**9, 0, 1),
+                                      **{f"c{i}": (-2.0, 2.0, 0.0, 0.1) for i in range(1, 9)}})
+for note in notes:
+    st.warning(f"Link adjusted: {note}")
 
 left, right = st.columns([1, 2])
 with left:
     _init("digit")
     digit = st.segmented_control("What to draw (categorical code)", list(range(lat.n_categories)), required=True,
-                                 format_func=lambda c: labels[c], key="digit", bind="query-params")
+                                 format_func=lambda c: labels[c], key="digit", bind="query-params", wrap=True)
     conts = []
     for i in range(n_cont):
         _init(f"c{i + 1}")

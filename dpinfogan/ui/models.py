@@ -18,6 +18,7 @@ import torch
 from ..checkpoint import read_metadata
 from ..data import CLASS_NAMES, PROJECT_ROOT, to_uint8
 from ..fileio import image_grid
+from ..metadata import validate_evaluation
 from ..runs import list_runs
 
 INF_EPS = math.inf
@@ -96,8 +97,8 @@ class ModelEntry:
         """The evaluation helper's ``<stem>.eval.json`` beside the checkpoint, when present."""
         p = self.path.with_name(self.path.stem + ".eval.json")
         try:
-            return json.loads(p.read_text())
-        except (OSError, ValueError):
+            return validate_evaluation(json.loads(p.read_text()))
+        except (OSError, ValueError):  # absent, unreadable or odd: treated as "not evaluated"
             return None
 
     def settings_text(self) -> str:
@@ -125,7 +126,15 @@ def _entry(key: str, path: Path, source: str) -> ModelEntry:
     try:
         return ModelEntry(key, path, source, meta=read_metadata(path))
     except (ValueError, OSError) as e:
-        return ModelEntry(key, path, source, error=str(e))
+        return ModelEntry(key, path, source, error=plain_error(e, path))
+
+
+def plain_error(err: BaseException | str, path: Path) -> str:
+    """An error message for the page: the file's name instead of its server path."""
+    text = str(err)
+    for full in (str(path.resolve()), str(path)):
+        text = text.replace(full, path.name)
+    return text
 
 
 def discover_zoo(root: Optional[Path] = None) -> list[ModelEntry]:
@@ -159,6 +168,17 @@ def discover_all(zoo_root: Optional[Path] = None, runs_root: Optional[Path] = No
 
 def _eps_sort(eps: float) -> float:
     return 1e18 if math.isnan(eps) else (1e17 if math.isinf(eps) else eps)
+
+
+def pick_default(entries: Sequence[ModelEntry]) -> Optional[ModelEntry]:
+    """The model a page opens on: the best-looking *private* one — labels mode, the largest finite ε
+    (mnist-labels-eps10 in the shipped zoo), zoo before runs; else the first usable entry."""
+    usable = [e for e in entries if e.error is None and e.meta is not None]
+    private = [e for e in usable if math.isfinite(e.epsilon) and e.epsilon > 0]
+    if not private:
+        return usable[0] if usable else None
+    return max(private, key=lambda e: ((e.meta or {}).get("code_mode") == "labels", e.source == "zoo",
+                                       e.dataset in ("mnist", "offline-digits"), e.epsilon))
 
 
 def pick_comparison(entries: Sequence[ModelEntry], targets: Sequence[float] = (1.0, 10.0, INF_EPS)

@@ -7,6 +7,7 @@ from typing import Optional
 import streamlit as st
 
 from .. import jobs
+from ..inputs import clamp_param
 from . import cache, charts
 from .models import checkpoints_root
 
@@ -40,6 +41,43 @@ def epsilon_picker(key: str, default: float = 10.0) -> float:
     else:
         st.markdown(f":green[**ε = {eps:g}: strong privacy.** Expect blurrier digits.]")
     return eps
+
+
+def clean_query_numbers(specs: dict[str, tuple[float, float, float, float]]) -> list[str]:
+    """Clamp numeric URL parameters {name: (lo, hi, default, step)} before the widgets bound to them
+    read them; returns one note per parameter that had to change. Whole numbers when step is 1 (a
+    value between slider steps is fine: the image is drawn with exactly that value)."""
+    notes = []
+    for name, (lo, hi, default, step) in specs.items():
+        if name not in st.query_params or name in st.session_state:
+            continue  # absent, or already owned by the widget in this session
+        raw = st.query_params.get_all(name)
+        value, note = clamp_param(raw, name, lo, hi, default, whole=step == 1)
+        if note or len(raw) > 1:
+            # Drop the raw value and hand the widget the clean one: bound widgets parse the URL
+            # themselves (some truncate, some fail), so only session state says exactly what is used.
+            del st.query_params[name]
+            st.session_state[name] = value
+        if note:
+            notes.append(note)
+    return notes
+
+
+def clean_query_list(name: str, allowed: list[str], fallback: str) -> list[str]:
+    """Drop values of a multi-valued URL parameter that are not among ``allowed``, with a note."""
+    if name not in st.query_params or name in st.session_state:
+        return []
+    raw = st.query_params.get_all(name)
+    good = [v for v in raw if v in allowed]
+    if good == raw:
+        return []
+    bad = ", ".join(f"`{v[:40]}`" for v in raw if v not in allowed)
+    if good:
+        st.query_params[name] = good
+    else:
+        del st.query_params[name]
+    st.session_state[name] = good or [fallback]
+    return [f"{name}: no such generator {bad}; " + ("dropped" if good else f"showing {fallback}")]
 
 
 def fmt_seconds(s: Optional[float]) -> str:
