@@ -14,7 +14,7 @@ from dpinfogan.train import Trainer
 from dpinfogan.ui import models, quality
 
 ROOT = Path(__file__).resolve().parent.parent
-MINE = ["app.py", "pages/1_Train.py", "pages/2_Privacy_vs_quality.py", "pages/3_Latent_explorer.py"]
+MINE = ["app.py", "home.py", "pages/1_Train.py", "pages/2_Privacy_vs_quality.py", "pages/3_Latent_explorer.py"]
 
 
 def make_zoo(folder: Path) -> Path:
@@ -79,8 +79,8 @@ def test_zoo_discovery_skips_evaluators_and_reports_bad_files(zoo):
 def test_home_shows_three_generators_and_new_sample_changes_them(env):
     env(True)
     at = run_page("app.py")
-    assert [s.value for s in at.subheader][:3] == ["ε ≈ 1 — strong privacy", "ε ≈ 10 — moderate privacy",
-                                                   "no privacy (ε = ∞)"]
+    titles = [m.value for m in at.markdown if m.value.startswith("**ε") or m.value.startswith("**no privacy")]
+    assert titles == ["**ε ≈ 1 — strong privacy**", "**ε ≈ 10 — moderate privacy**", "**no privacy (ε = ∞)**"]
     assert any("broken.safetensors" in w.value for w in at.warning)
     before = [i.proto.imgs[0].url for i in at.get("image")]
     assert len(before) == 3
