@@ -136,7 +136,7 @@ def test_sweep_button_queues_one_run_per_epsilon(env, tmp_path, monkeypatch):
     env(False)
     monkeypatch.setenv("DPINFOGAN_MAX_JOBS", "1")
     at = run_page("pages/2_Privacy_vs_quality.py")
-    at.number_input(key="pq_sweep_steps").set_value(50)
+    at.text_input(key="pq_sweep_steps").set_value("50")
     at.button(key="pq_sweep").click().run()
     try:
         assert not at.exception and not at.error

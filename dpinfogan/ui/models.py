@@ -231,6 +231,25 @@ def png_bytes(images_u8: torch.Tensor, nrow: int, scale: int = 4, pad: int = 2) 
     return buf.getvalue()
 
 
+METRIC_NAMES = {"cas": "CAS (classifier trained on generated, tested on real)", "fid_evaluator": "FID (evaluator features)",
+                "code_accuracy": "code accuracy", "inception_score": "IS (evaluator)", "is": "IS (evaluator)"}
+
+
+def metrics_table(metrics: dict[str, Any]) -> list[dict[str, str]]:
+    """An evaluation's metrics as rows {metric, value} for a table (numbers rounded, nested values
+    in words), instead of raw JSON on the page."""
+    rows = []
+    for k, v in metrics.items():
+        if isinstance(v, bool) or v is None:
+            text = "–" if v is None else str(v)
+        elif isinstance(v, (int, float)):
+            text = f"{v:.3g}" if isinstance(v, float) else f"{v:,}"
+        else:
+            text = json.dumps(v)[:80]
+        rows.append({"metric": METRIC_NAMES.get(k, k.replace("_", " ")), "value": text})
+    return rows
+
+
 def load_references(path: Optional[Path] = None) -> tuple[list[dict[str, Any]], Optional[str]]:
     """Literature points (method, epsilon, cas, source); ([], reason) when absent or unreadable."""
     path = Path(path) if path is not None else references_path()
