@@ -13,7 +13,7 @@ from pathlib import Path
 from typing import Callable, Optional
 
 from .config import ACCOUNTANTS, CLIP_FAKE, CODE_MODES, DP_STEPS, LatentConfig, ModelConfig, PrivacyConfig, TrainConfig
-from .argtypes import CLIP, LEARNING_RATE, SAMPLES, SEED, SIGMA, THREADS, WEIGHT, WIDTH, number, whole
+from .argtypes import BATCH, CLIP, LEARNING_RATE, SAMPLES, SEED, SIGMA, THREADS, WEIGHT, WIDTH, number, whole
 from .data import DATASETS
 
 Handler = Callable[[argparse.Namespace], int]
@@ -77,8 +77,8 @@ def add_train_parser(sub) -> None:
                    help="generated samples' term (no privacy role, no noise) clipped to C per sample, "
                         "as one batch vector, or not at all")
     t = p.add_argument_group("training")
-    t.add_argument("--batch-size", type=whole(1, 10**6), default=d.batch_size, help="expected real samples per step (q = batch/N)")
-    t.add_argument("--steps", type=whole(1, 10**9), default=d.steps, help="planned discriminator steps (the run stops earlier if ε is spent)")
+    t.add_argument("--batch-size", type=BATCH, default=d.batch_size, help="expected real samples per step (q = batch/N)")
+    t.add_argument("--steps", type=whole(1, 10**9, "steps"), default=d.steps, help="planned discriminator steps (the run stops earlier if ε is spent)")
     t.add_argument("--epochs", type=number(0.0, 1e6, open_lo=True), default=None, help="planned epochs instead of --steps (steps = epochs·N/batch)")
     t.add_argument("--lambda-cat", type=WEIGHT, default=d.lambda_cat, help="weight of the categorical MI term")
     t.add_argument("--lambda-cont", type=WEIGHT, default=d.lambda_cont, help="weight of the continuous MI term")
@@ -295,9 +295,9 @@ def add_sweep_parser(sub) -> None:
     p.add_argument("--out", type=Path, required=True, help="sweep folder (one run folder per ε + sweep.csv/json)")
     p.add_argument("--dataset", default=d.dataset, choices=DATASETS, help="training data")
     p.add_argument("--code-mode", default=d.code_mode, choices=CODE_MODES, help="categorical code mode")
-    p.add_argument("--steps", type=whole(1, 10**9), default=d.steps, help="planned discriminator steps per model")
+    p.add_argument("--steps", type=whole(1, 10**9, "steps"), default=d.steps, help="planned discriminator steps per model")
     p.add_argument("--epochs", type=number(0.0, 1e6, open_lo=True), default=None, help="planned epochs instead of --steps")
-    p.add_argument("--batch-size", type=whole(1, 10**6), default=d.batch_size, help="expected real samples per step")
+    p.add_argument("--batch-size", type=BATCH, default=d.batch_size, help="expected real samples per step")
     p.add_argument("--delta", type=float, default=1e-5, help="target δ")
     p.add_argument("--seed", type=SEED, default=d.seed, help="random seed (training and evaluation)")
     p.add_argument("--threads", type=THREADS, default=0, help="CPU threads (0 = torch default)")
