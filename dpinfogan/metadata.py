@@ -230,8 +230,8 @@ def validate_evaluation(ev: Any) -> dict:
     metrics = ev.get("metrics", {})
     if not isinstance(metrics, dict):
         raise MetadataError(f"evaluation metrics must be an object, got {_show(metrics)}")
-    for k, v in metrics.items():
-        if v is not None and not isinstance(v, (str, list, dict)) and not _is_num(v):
+    for k, v in metrics.items():  # every metric the evaluator writes is a number (or null when skipped)
+        if v is not None and not _is_num(v):
             raise MetadataError(f"evaluation metric {k} must be a number, got {_show(v)}")
     mapping = ev.get("code_to_label")
     if mapping is not None and not (isinstance(mapping, list) and len(mapping) <= MAX_CATEGORIES

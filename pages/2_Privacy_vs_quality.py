@@ -66,6 +66,8 @@ def _points(metric: str) -> tuple[list[dict], dict, list[str]]:
             if value is None:
                 continue  # never attacked: not "missing", most models are not
         else:
+            if e.evaluation_problem():
+                notes.append(e.evaluation_problem())
             value = ((e.evaluation() or {}).get("metrics") or {}).get(metric)
         if value is None or math.isnan(e.epsilon):
             missing += 1

@@ -95,11 +95,22 @@ class ModelEntry:
 
     def evaluation(self) -> Optional[dict[str, Any]]:
         """The evaluation helper's ``<stem>.eval.json`` beside the checkpoint, when present."""
+        return self._evaluation()[0]
+
+    def evaluation_problem(self) -> Optional[str]:
+        """Why ``<stem>.eval.json`` is ignored, when it exists but is unreadable or odd."""
+        return self._evaluation()[1]
+
+    def _evaluation(self) -> tuple[Optional[dict[str, Any]], Optional[str]]:
         p = self.path.with_name(self.path.stem + ".eval.json")
         try:
-            return validate_evaluation(json.loads(p.read_text()))
-        except (OSError, ValueError):  # absent, unreadable or odd: treated as "not evaluated"
-            return None
+            text = p.read_text()
+        except OSError:
+            return None, None  # not evaluated
+        try:
+            return validate_evaluation(json.loads(text)), None
+        except ValueError as e:
+            return None, f"`{p.name}` skipped: {e}"
 
     def settings_text(self) -> str:
         """One line of training settings for hover texts."""
