@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import Any, Optional
 
 import torch
-from safetensors import SafetensorError
+from safetensors import SafetensorError, safe_open
 from safetensors.torch import load_file, save_file
 
 from . import __version__
@@ -133,6 +133,28 @@ def load_checkpoint(path: str | os.PathLike) -> Checkpoint:
     g.eval()
     d.eval()
     return Checkpoint(config, g, d, meta, opt_state, path)
+
+
+def check_weights(path: str | os.PathLike, meta: dict[str, Any]) -> None:
+    """Cheap check, before anything is loaded, that the file's tensors are complete and have the shapes
+    its metadata describes; ``ValueError`` naming the first mismatch. The models are built on torch's
+    "meta" device, so nothing is allocated."""
+    try:
+        config = TrainConfig.from_dict(meta["config"])
+        with torch.device("meta"):
+            g, d = build_models(config.model, config.latent)
+    except (KeyError, TypeError, ValueError) as e:
+        raise ValueError(f"{path}: its metadata does not describe a model: {e}") from None
+    want = {f"{p}{k}": tuple(v.shape) for p, m in (("g.", g), ("d.", d)) for k, v in m.state_dict().items()}
+    try:
+        with safe_open(str(path), "pt") as f:
+            have = {k: tuple(f.get_slice(k).get_shape()) for k in f.keys() if k[:2] in ("g.", "d.")}
+    except (SafetensorError, OSError) as e:
+        raise ValueError(f"{path} is corrupt or truncated: {e}") from None
+    for k in sorted(set(want) | set(have)):
+        if want.get(k) != have.get(k):
+            raise ValueError(f"{path}: weights do not match the model described in its metadata "
+                             f"({k}: file {have.get(k)}, metadata {want.get(k)})")
 
 
 def export_checkpoint(src: str | os.PathLike, dst: str | os.PathLike, half: bool = False) -> Path:

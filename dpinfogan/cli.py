@@ -226,9 +226,10 @@ def add_info_parser(sub) -> None:
 
 def cmd_info(a: argparse.Namespace) -> int:
     from .accounting import epsilon_of
-    from .checkpoint import read_metadata
+    from .checkpoint import check_weights, read_metadata
 
     meta = read_metadata(a.checkpoint)
+    check_weights(a.checkpoint, meta)  # info vouches for the whole file, not only its header
     if a.json:
         print(json.dumps(meta, indent=2))
         return 0

@@ -12,7 +12,10 @@ fields), except where ``TrainConfig.from_dict`` refuses them anyway.
 from __future__ import annotations
 
 import math
+from dataclasses import fields
 from typing import Any, Optional
+
+from .config import TrainConfig
 
 # Upper bounds that no real model comes near; they cap what a hostile file can make us allocate.
 MAX_CATEGORIES = 1000  # a one-hot code of 1,000 values; the zoo uses 10
@@ -23,6 +26,7 @@ MAX_STEPS = 10**9
 MAX_HISTORY = 100_000  # accountant history entries (one per σ/q change)
 
 RUN_STATES = ("queued", "running", "finished", "stopped", "failed")
+_TRAIN_KEYS = {f.name for f in fields(TrainConfig)}
 
 
 class MetadataError(ValueError):
@@ -106,6 +110,9 @@ def validate_train_config(cfg: Any, where: str = "config") -> dict:
     """A ``TrainConfig`` as a dict (run ``config.json`` or a checkpoint's ``config``)."""
     if not isinstance(cfg, dict):
         raise MetadataError(f"{where} must be an object, got {_show(cfg)}")
+    unknown = sorted(set(cfg) - _TRAIN_KEYS)
+    if unknown:  # TrainConfig.from_dict would refuse them too; say so here, before any page uses the file
+        raise MetadataError(f"{where} has settings this version does not know: {', '.join(unknown)[:60]}")
     _str(cfg, "dataset", where)
     _str(cfg, "code_mode", where, ("labels", "unsupervised"))
     _int(cfg, "batch_size", where, 1, 10**7)

@@ -50,6 +50,8 @@ def _points(metric: str) -> tuple[list[dict], dict, list[str]]:
             notes.append(f"`{e.path.name}`: {e.error}")
             continue
         by_key[e.key] = e
+        if e.evaluation_problem():
+            notes.append(e.evaluation_problem())
         if metric == "proxy":
             mapping = (e.meta or {}).get("code_to_label")
             try:
@@ -66,8 +68,6 @@ def _points(metric: str) -> tuple[list[dict], dict, list[str]]:
             if value is None:
                 continue  # never attacked: not "missing", most models are not
         else:
-            if e.evaluation_problem():
-                notes.append(e.evaluation_problem())
             value = ((e.evaluation() or {}).get("metrics") or {}).get(metric)
         if value is None or math.isnan(e.epsilon):
             missing += 1

@@ -15,7 +15,7 @@ from typing import Any, Optional, Sequence
 
 import torch
 
-from ..checkpoint import read_metadata
+from ..checkpoint import check_weights, read_metadata
 from ..data import CLASS_NAMES, PROJECT_ROOT, to_uint8
 from ..fileio import image_grid
 from ..metadata import validate_evaluation
@@ -135,7 +135,9 @@ def eps_text(eps: float) -> str:
 
 def _entry(key: str, path: Path, source: str) -> ModelEntry:
     try:
-        return ModelEntry(key, path, source, meta=read_metadata(path))
+        meta = read_metadata(path)
+        check_weights(path, meta)  # a truncated or mismatched file is skipped here, not when drawn
+        return ModelEntry(key, path, source, meta=meta)
     except (ValueError, OSError) as e:
         return ModelEntry(key, path, source, error=plain_error(e, path))
 
