@@ -172,10 +172,18 @@ def cmd_train(a: argparse.Namespace) -> int:
 def _writable_dir(path: Path) -> bool:
     import os
 
+    import tempfile
+
     path = path if str(path) else Path(".")
     while not path.exists():
         path = path.parent
-    return path.is_dir() and os.access(path, os.W_OK)
+    if not (path.is_dir() and os.access(path, os.W_OK)):
+        return False
+    try:  # os.access says yes to root even where nothing can be created (/proc, read-only mounts)
+        with tempfile.TemporaryFile(dir=path):
+            return True
+    except OSError:
+        return False
 
 
 def _make_run_dir(path: Path) -> Path:
