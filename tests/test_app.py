@@ -208,3 +208,63 @@ def test_privacy_page_plots_attack_auc_of_the_attack_lab(monkeypatch, tmp_path):
     spec = at.get("plotly_chart")[0].proto.spec
     assert "attack lab" in spec and "nonprivate" in spec and "eps1" in spec
     assert "lower is better" in spec
+
+
+# ---- bad inputs, table-driven from the battery (benchmarks/bad_inputs.py)
+import sys  # noqa: E402
+
+sys.path.insert(0, str(ROOT / "benchmarks"))
+import bad_inputs  # noqa: E402
+
+from dpinfogan.inputs import TRAIN_FIELDS  # noqa: E402
+
+
+@pytest.mark.parametrize("field", list(TRAIN_FIELDS))
+def test_train_field_bad_values_disable_start_and_name_the_field(env, field):
+    env(False)
+    at = run_page("pages/1_Train.py")
+    assert not at.button(key="train_start").disabled
+    for key, text, expect, caption in [c for c in bad_inputs.ui_cases() if c[0] == field]:
+        at.text_input(key=key).set_value(text).run()
+        assert not at.exception
+        errors = " ".join(e.value for e in at.error)
+        if expect == "refuse":
+            assert at.button(key="train_start").disabled, text
+            assert TRAIN_FIELDS[key].label in errors or "dataset" in errors, (text, errors)
+        else:
+            assert not errors and not at.button(key="train_start").disabled, (text, errors)
+            if caption:
+                assert any(caption in c.value for c in at.caption), (text, caption)
+        at.text_input(key=key).set_value(TRAIN_FIELDS[key].text()).run()
+
+
+@pytest.fixture(scope="module")
+def good_zoo(tmp_path_factory) -> Path:
+    """The names the battery's URL table expects: copies of two shipped generators."""
+    import shutil
+
+    zoo = tmp_path_factory.mktemp("good-zoo")
+    for eps in ("eps10", "eps1"):
+        shutil.copy(ROOT / "checkpoints" / f"mnist-labels-{eps}.safetensors", zoo / f"good-{eps}.safetensors")
+    return zoo
+
+
+@pytest.mark.parametrize("query,expect,want", bad_inputs.URL_CASES, ids=[str(c[0]) for c in bad_inputs.URL_CASES])
+def test_explorer_link_is_clamped_with_a_note(good_zoo, monkeypatch, query, expect, want):
+    monkeypatch.setenv("DPINFOGAN_CHECKPOINTS", str(good_zoo))
+    at = AppTest.from_file(str(ROOT / "pages/3_Latent_explorer.py"), default_timeout=120)
+    for k, v in query.items():
+        at.query_params[k] = v
+    at.run()
+    assert not at.exception
+    kinds = {"digit": "segmented_control", "seed": "number_input", "c1": "slider", "c2": "slider",
+             "models": "multiselect"}
+    assert {k: getattr(at, kinds[k])(key=k).value for k in want} == want
+    noted = any("Link adjusted" in w.value for w in at.warning)
+    assert noted == (expect == "refuse")
+
+
+def test_explorer_opens_on_the_best_private_model(good_zoo, monkeypatch):
+    monkeypatch.setenv("DPINFOGAN_CHECKPOINTS", str(good_zoo))
+    at = run_page("pages/3_Latent_explorer.py")
+    assert at.multiselect(key="models").value == ["zoo:good-eps10"]
