@@ -106,12 +106,13 @@ def _show(v: Any) -> str:
     return text if len(text) <= 40 else text[:37] + "…"
 
 
-def validate_train_config(cfg: Any, where: str = "config") -> dict:
-    """A ``TrainConfig`` as a dict (run ``config.json`` or a checkpoint's ``config``)."""
+def validate_train_config(cfg: Any, where: str = "config", known_only: bool = True) -> dict:
+    """A ``TrainConfig`` as a dict: a checkpoint's ``config`` (``known_only``: its keys must be the
+    TrainConfig's, which loading requires) or a run's ``config.json`` (trainers add e.g. "derived")."""
     if not isinstance(cfg, dict):
         raise MetadataError(f"{where} must be an object, got {_show(cfg)}")
     unknown = sorted(set(cfg) - _TRAIN_KEYS)
-    if unknown:  # TrainConfig.from_dict would refuse them too; say so here, before any page uses the file
+    if known_only and unknown:  # TrainConfig.from_dict would refuse them; say so before any page uses the file
         raise MetadataError(f"{where} has settings this version does not know: {', '.join(unknown)[:60]}")
     _str(cfg, "dataset", where)
     _str(cfg, "code_mode", where, ("labels", "unsupervised"))

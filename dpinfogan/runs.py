@@ -145,7 +145,7 @@ def read_run(path: str | os.PathLike) -> RunInfo:
         return info
     status = read_json(path / "status.json")
     try:
-        info.config = validate_train_config(config, "config.json")
+        info.config = validate_train_config(config, "config.json", known_only=False)  # trainers add "derived"
         info.status = validate_status(status) if status is not None else {}
     except MetadataError as e:
         info.error = f"run {path.name}: skipped: {e}"

@@ -82,3 +82,12 @@ def test_status_and_metrics_schema():
             validate_status(bad)
     lines = [{"step": 1, "epsilon": 0.5}, {"step": "2"}, "x", {"step": 3, "epsilon": "lots"}, {"step": 4, "epsilon": "inf"}]
     assert [r["step"] for r in clean_metrics(lines)] == [1, 4]
+
+
+def test_run_config_keeps_what_trainers_add():
+    from dpinfogan.metadata import validate_train_config
+
+    cfg = {**TrainConfig().to_dict(), "derived": {"noise_multiplier": 1.0}, "federated": {"clients": 2}}
+    assert validate_train_config(cfg, "config.json", known_only=False) is cfg
+    with pytest.raises(MetadataError, match="does not know: derived"):
+        validate_train_config(cfg)  # a checkpoint's config holds the TrainConfig only
