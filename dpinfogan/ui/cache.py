@@ -15,7 +15,7 @@ import torch
 from ..checkpoint import Checkpoint, load_checkpoint
 from ..zoo import ZOO, joint_release
 from . import quality
-from .models import ModelEntry, draw, png_bytes
+from .models import ModelEntry, draw, plain_error, png_bytes
 
 torch.set_num_threads(1)  # the app draws single images; leave the other core to a training run
 
@@ -32,7 +32,7 @@ def load_model(entry: ModelEntry) -> tuple[Optional[Checkpoint], Optional[str]]:
     try:
         return _load(str(entry.path), entry.mtime), None
     except ValueError as e:
-        return None, str(e)
+        return None, plain_error(e, entry.path)
 
 
 @st.cache_data(max_entries=4096, show_spinner=False)
