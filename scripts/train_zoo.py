@@ -16,7 +16,8 @@ ROOT = Path(__file__).resolve().parent.parent
 py = str(ROOT / ".venv/bin/python")
 wanted = {m.name: m for m in ZOO}
 names = sys.argv[1:] or list(wanted)
-env = {**os.environ, "DPINFOGAN_DATA": os.environ.get("DPINFOGAN_DATA", str(ROOT.parent / "shared/data"))}
+# relative to the project root (the trainers run there), so no machine's absolute path lands in the metadata
+env = {**os.environ, "DPINFOGAN_DATA": os.environ.get("DPINFOGAN_DATA", "../shared/data")}
 procs = {}
 for name in names:
     m = wanted[name]
