@@ -67,7 +67,7 @@ TRAIN_FIELDS: dict[str, NumberField] = {
     "train_lr_d": NumberField("Discriminator learning rate", 2e-4, 0.0, 1.0, whole=False, lo_open=True),
     "train_lr_g": NumberField("Generator learning rate", 1e-3, 0.0, 1.0, whole=False, lo_open=True),
     "train_g_width": NumberField("Generator width", 64, 1, 256),
-    "train_d_width": NumberField("Discriminator width", 32, 1, 256),
+    "train_d_width": NumberField("Discriminator width", 16, 1, 256),  # the private recipe's (and warm start's)
     "train_d_steps": NumberField("D steps per G step", 1, 1, 10),
     "train_sample_every": NumberField("Sample grid + quality every K steps", 25, 1, 10_000),
     "train_seed": NumberField("Seed", 0, 0, 2**31 - 1),

@@ -9,13 +9,16 @@ from __future__ import annotations
 
 import copy
 import hashlib
+import os
 from pathlib import Path
-from typing import Any
+from typing import Any, Optional
 
 import torch
 from torch import nn
 
+from .checkpoint import read_metadata
 from .config import D_STEP_LADDER, TrainConfig
+from .data import PROJECT_ROOT
 
 PUBLIC_DATASETS = ("font-digits",)  # data a warm start may have seen: public, disjoint from any private set
 
@@ -108,3 +111,28 @@ MODEL_FIELDS = ("g_width", "d_width", "d_hidden")
 def default_recipe(private: bool) -> str:
     """The best measured recipe: the zoo's private one for private runs, InfoGAN's otherwise."""
     return "dp-zoo-v3" if private else "paper-infogan"
+
+
+WARM_START_FILE = "warmstart-fontdigits.safetensors"  # shipped in checkpoints/, float16
+
+
+def shipped_warm_start() -> Optional[Path]:
+    """The shipped public warm start (``checkpoints/warmstart-fontdigits.safetensors``), if present."""
+    root = Path(os.environ.get("DPINFOGAN_CHECKPOINTS") or PROJECT_ROOT / "checkpoints")
+    path = root / WARM_START_FILE
+    return path if path.is_file() else None
+
+
+def warm_start_problem(cfg: TrainConfig) -> Optional[str]:
+    """Why ``cfg.warm_start`` cannot start this run (missing, not public, other networks), or None.
+
+    Reads only the file's metadata, so a page can check it on every rerun."""
+    if not cfg.warm_start:
+        return None
+    try:
+        meta = read_metadata(cfg.warm_start)
+        warm_start_info(meta, cfg.warm_start)
+        check_warm_start_fits(cfg, TrainConfig.from_dict(meta["config"]))
+    except (ValueError, KeyError, TypeError) as e:
+        return str(e)
+    return None

@@ -7,6 +7,7 @@ from dpinfogan import jobs
 from dpinfogan.config import LatentConfig, ModelConfig, PrivacyConfig, TrainConfig, default_delta, max_delta
 from dpinfogan.data import OFFLINE, available_datasets
 from dpinfogan.inputs import TRAIN_FIELDS, parse_form
+from dpinfogan.recipe import shipped_warm_start, warm_start_problem
 from dpinfogan.ui import widgets
 
 st.set_page_config(page_title="Train · DP-InfoGAN Studio", page_icon="🏋️", layout="wide")
@@ -50,6 +51,13 @@ with settings:
         cols = st.columns(2)
         for i, (k, f) in enumerate(list(TRAIN_FIELDS.items())[2:]):
             texts[k] = cols[i % 2].text_input(f.label, f.text(), key=k, help=HELP.get(k))
+    warm = shipped_warm_start()
+    use_warm = st.checkbox("Start from the public warm start (digits rendered from fonts)", value=warm is not None,
+                           disabled=warm is None, key="train_warm",
+                           help="A generator and discriminator pretrained on public, synthetic digits drawn with "
+                                "fonts: no private image, so no privacy cost. The private run fine-tunes them; ε "
+                                "counts only its own steps. Needs the default widths (generator 64, "
+                                "discriminator 16).")
     values, problems = parse_form(texts, TRAIN_FIELDS)
     cfg = None
     if not problems:
@@ -59,7 +67,7 @@ with settings:
             dataset=dataset, code_mode=code_mode, batch_size=v["train_batch"], steps=v["train_steps"],
             d_steps_per_g=v["train_d_steps"], lr_d=v["train_lr_d"], lr_g=v["train_lr_g"],
             sample_every=v["train_sample_every"], checkpoint_every=max(50, v["train_sample_every"]),
-            seed=v["train_seed"], threads=1,
+            seed=v["train_seed"], threads=1, warm_start=str(warm) if use_warm and warm else "",
             model=ModelConfig(g_width=v["train_g_width"], d_width=v["train_d_width"]), latent=LatentConfig(),
             privacy=PrivacyConfig(epsilon=float(eps), delta=float(delta), max_grad_norm=float(v["train_clip"]),
                                   noise_multiplier=float(v["train_sigma"]) if v["train_sigma"] > 0 else None),
@@ -68,6 +76,9 @@ with settings:
             cfg.validate(n)
         except ValueError as e:
             problems.append(str(e))
+        if warm_start_problem(cfg):
+            problems.append(f"the warm start does not fit: {warm_start_problem(cfg)} — untick it or use the "
+                            "default widths")
     for p in problems:
         st.error(f"Cannot start — {p}")
     if cfg is not None and math.isinf(eps) and cfg.privacy.noise_multiplier is not None:

@@ -268,3 +268,25 @@ def test_explorer_opens_on_the_best_private_model(good_zoo, monkeypatch):
     monkeypatch.setenv("DPINFOGAN_CHECKPOINTS", str(good_zoo))
     at = run_page("pages/3_Latent_explorer.py")
     assert at.multiselect(key="models").value == ["zoo:good-eps10"]
+
+
+def test_train_page_offers_the_public_warm_start(tmp_path, monkeypatch):
+    from dpinfogan.fontdigits import font_digits
+    from dpinfogan.recipe import WARM_START_FILE
+    from dpinfogan.train import train
+
+    zoo = tmp_path / "zoo"
+    cfg = TrainConfig(dataset="font-digits", steps=2, batch_size=32, model=ModelConfig(g_width=64, d_width=16),
+                      privacy=PrivacyConfig(epsilon=math.inf))
+    res = train(cfg, font_digits(100), tmp_path / "warm", log_every=1000)
+    zoo.mkdir()
+    (zoo / WARM_START_FILE).write_bytes(res.checkpoint.read_bytes())
+    monkeypatch.setenv("DPINFOGAN_CHECKPOINTS", str(zoo))
+    monkeypatch.setenv("DPINFOGAN_RUNS", str(tmp_path / "runs"))
+    at = run_page("pages/1_Train.py")
+    box = at.checkbox(key="train_warm")
+    assert box.value is True and not box.disabled and not at.error
+    at.text_input(key="train_d_width").set_value("8").run()  # other networks: the warm start cannot fit
+    assert any("warm start does not fit" in e.value for e in at.error) and at.button(key="train_start").disabled
+    at.checkbox(key="train_warm").uncheck().run()
+    assert not at.error and not at.button(key="train_start").disabled

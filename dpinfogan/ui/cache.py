@@ -13,6 +13,8 @@ import streamlit as st
 import torch
 
 from ..checkpoint import Checkpoint, load_checkpoint
+from ..data import to_uint8
+from ..latent import fixed_grid_latent
 from ..zoo import ZOO, joint_release
 from . import quality
 from .models import ModelEntry, draw, plain_error, png_bytes
@@ -121,3 +123,16 @@ def zoo_joint_release(root: str) -> Optional[str]:
     """The sentence saying what releasing the zoo's private models together costs, or None."""
     joint = joint_release([Path(root) / f"{m.name}.safetensors" for m in ZOO])
     return joint.sentence() if joint else None
+
+
+@st.cache_data(max_entries=4, show_spinner=False)
+def warm_start_grid(path: str) -> Optional[bytes]:
+    """The warm start's fixed-latent grid (same latents as a run's progress grid), or None if unreadable."""
+    try:
+        ck = _load(path, Path(path).stat().st_mtime)
+    except (OSError, ValueError):
+        return None
+    with torch.no_grad():
+        lat = fixed_grid_latent(ck.config.latent, 8)
+        imgs = to_uint8(ck.generator(lat.vector(ck.config.latent)))
+    return png_bytes(imgs, nrow=8, scale=2)

@@ -155,7 +155,8 @@ def discover_zoo(root: Optional[Path] = None) -> list[ModelEntry]:
     root = Path(root) if root is not None else checkpoints_root()
     if not root.is_dir():
         return []
-    files = sorted(p for p in root.glob("*.safetensors") if not p.name.startswith("evaluator"))
+    # the evaluator (a measuring instrument) and the public warm start (trained on no private data) are no zoo models
+    files = sorted(p for p in root.glob("*.safetensors") if not p.name.startswith(("evaluator", "warmstart")))
     entries = [_entry(f"zoo:{p.stem}", p, "zoo") for p in files]
     return sorted(entries, key=lambda e: (e.error is not None, _eps_sort(e.epsilon), e.key))
 

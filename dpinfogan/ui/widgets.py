@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import math
+from pathlib import Path
 from typing import Optional
 
 import streamlit as st
@@ -161,6 +162,21 @@ def run_panel(job: jobs.Job, key: str) -> None:
                            f"{job.info.config.get('sample_every', '?')} steps.")
         else:
             st.caption("The ε-versus-quality curve fills in as progress grids are saved.")
+    warm = job.info.config.get("warm_start")
+    if warm:
+        png = cache.warm_start_grid(str(warm))
+        w1, w2 = st.columns(2)
+        with w1:
+            if png:
+                st.image(png, caption="where it started: the public warm start (font digits, no private data)",
+                         width="stretch", output_format="PNG")
+            else:
+                st.caption(f"The warm start `{Path(str(warm)).name}` is no longer on disk.")
+        with w2:
+            st.markdown("**What the private data added.** The left grid is the generator before it saw any "
+                        "private image: it was pretrained on digits rendered from fonts, which are public, so it "
+                        "cost no privacy. The run's grid shows what the private steps changed; ε counts only "
+                        "those steps.")
     if job.state == "failed":
         with st.expander("Trainer log"):
             st.code(jobs.log_tail(job.path, 30) or "(empty)")

@@ -1,0 +1,91 @@
+"""Wall time for a private run to draw digits: training seconds until code accuracy ≥ 80% and ≥ 90%.
+
+Runs the given settings with and without the public warm start side by side (alternating blocks of
+steps, so both see the same machine load), and every --eval-every steps measures code accuracy with
+the shipped evaluator on 1,000 generated digits (evaluation time is not counted). Prints one table
+row per variant: training seconds to reach 80% and 90% code accuracy (— if never), the final
+accuracy and ε.
+
+Usage (the Train page's defaults at ε = 10 on the offline digits):
+  .venv/bin/python benchmarks/time_to_quality.py --dataset offline-digits --steps 300
+  DPINFOGAN_DATA=../shared/data .venv/bin/python benchmarks/time_to_quality.py --dataset mnist --steps 300 --delta 1e-6
+"""
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+import torch
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+from dpinfogan.config import LatentConfig, ModelConfig, PrivacyConfig, TrainConfig  # noqa: E402
+from dpinfogan.data import load_dataset  # noqa: E402
+from dpinfogan.evaluator import default_evaluator_path, load_evaluator  # noqa: E402
+from dpinfogan.inputs import TRAIN_FIELDS  # noqa: E402
+from dpinfogan.latent import sample_latent  # noqa: E402
+from dpinfogan.metrics import code_accuracy  # noqa: E402
+from dpinfogan.train import Trainer  # noqa: E402
+from dpinfogan.recipe import shipped_warm_start  # noqa: E402
+
+D = {k: f.default for k, f in TRAIN_FIELDS.items()}  # the Train page's defaults
+
+
+def page_config(dataset: str, steps: int, epsilon: float, delta, warm: bool) -> TrainConfig:
+    return TrainConfig(
+        dataset=dataset, batch_size=D["train_batch"], steps=steps, d_steps_per_g=D["train_d_steps"],
+        lr_d=D["train_lr_d"], lr_g=D["train_lr_g"], threads=1, seed=0,
+        warm_start=str(shipped_warm_start()) if warm else "",
+        model=ModelConfig(g_width=D["train_g_width"], d_width=D["train_d_width"]), latent=LatentConfig(),
+        privacy=PrivacyConfig(epsilon=epsilon, delta=delta, max_grad_norm=D["train_clip"]),
+    )
+
+
+@torch.no_grad()
+def accuracy(t: Trainer, evaluator, n: int = 1000) -> float:
+    g = t.sampling_generator.eval()
+    lat = sample_latent(t.cfg.latent, n, generator=torch.Generator().manual_seed(123))
+    imgs = g(lat.vector(t.cfg.latent))
+    t.g.train()
+    return code_accuracy(evaluator, imgs, lat.cat, list(range(t.cfg.latent.n_categories)))
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--dataset", default="offline-digits")
+    ap.add_argument("--steps", type=int, default=D["train_steps"])
+    ap.add_argument("--epsilon", type=float, default=10.0)
+    ap.add_argument("--delta", type=float, default=None)
+    ap.add_argument("--eval-every", type=int, default=25)
+    a = ap.parse_args()
+    torch.set_num_threads(1)
+    data = load_dataset(a.dataset)
+    ev = load_evaluator(default_evaluator_path(a.dataset)).model
+    runs = {name: Trainer(page_config(a.dataset, a.steps, a.epsilon, a.delta, warm), data)
+            for name, warm in (("warm start", True), ("random init", False))}
+    reached = {name: {0.8: None, 0.9: None} for name in runs}
+    acc = {name: accuracy(t, ev) for name, t in runs.items()}
+    for name in runs:  # step 0: the warm start's own accuracy
+        for thr in (0.8, 0.9):
+            if acc[name] >= thr:
+                reached[name][thr] = 0.0
+    while any(t.budget_steps > 0 for t in runs.values()):
+        for name, t in runs.items():
+            for _ in range(min(a.eval_every, t.budget_steps)):
+                t.step()
+            acc[name] = accuracy(t, ev)
+            for thr in (0.8, 0.9):
+                if reached[name][thr] is None and acc[name] >= thr:
+                    reached[name][thr] = t.elapsed
+    print(f"{data.source}; Train page defaults: batch {D['train_batch']}, {a.steps} steps, n_D {D['train_d_steps']}, "
+          f"lr {D['train_lr_d']}/{D['train_lr_g']}, widths {D['train_g_width']}/{D['train_d_width']}; ε = {a.epsilon:g}")
+    print("| variant | s to 80% code acc. | s to 90% | final code acc. | ε | training s |")
+    print("|---|---|---|---|---|---|")
+    fmt = lambda v: "—" if v is None else f"{v:.0f}"  # noqa: E731
+    for name, t in runs.items():
+        print(f"| {name} | {fmt(reached[name][0.8])} | {fmt(reached[name][0.9])} | {100 * acc[name]:.1f}% | "
+              f"{t.epsilon():.2f} | {t.elapsed:.0f} |")
+
+
+if __name__ == "__main__":
+    main()
