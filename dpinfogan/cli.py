@@ -191,7 +191,8 @@ def cmd_train(a: argparse.Namespace) -> int:
         a.out.parent.mkdir(parents=True, exist_ok=True)
         shutil.copyfile(res.checkpoint, str(a.out) + ".tmp")
         Path(str(a.out) + ".tmp").replace(a.out)
-    print(f"{res.state}: {res.steps} steps in {res.seconds:.0f} s, ε = {res.epsilon:.4g} (δ = {cfg.privacy.delta:g})")
+    guarantee = f"ε = {res.epsilon:.4g} (δ = {cfg.privacy.delta:g})" if cfg.privacy.private else "no privacy (ε = ∞)"
+    print(f"{res.state}: {res.steps} steps in {res.seconds:.0f} s, {guarantee}")
     print(f"run folder: {res.run_dir}")
     print(f"checkpoint: {a.out or res.checkpoint}")
     return 0

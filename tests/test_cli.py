@@ -157,3 +157,9 @@ def test_garbage_mnist_files_are_a_clear_error(kind, tmp_path, monkeypatch, caps
     from dpinfogan.data import available_datasets
 
     assert "mnist" not in available_datasets()  # the Train page does not offer it
+
+
+def test_non_private_train_reports_no_delta(tmp_path, capsys):
+    assert main(["train", *TINY, "--epsilon", "inf", "--steps", "2", "--run-dir", str(tmp_path / "r")]) == 0
+    out = capsys.readouterr().out
+    assert "no privacy (ε = ∞)" in out and "δ" not in out.splitlines()[0]
