@@ -61,7 +61,7 @@ with demo:
     zoo = models.discover_zoo()
     for e in zoo:
         if e.error:
-            st.warning(f"Skipped zoo file `{e.path.name}`: {e.error}")  # the error names no server path
+            st.warning(f"`{e.path.name}` skipped: {e.error}")  # the error names no server path
     picks = models.pick_comparison(zoo)
     titles = {1.0: "ε ≈ 1 — strong privacy", 10.0: "ε ≈ 10 — moderate privacy",
               models.INF_EPS: "no privacy (ε = ∞)"}

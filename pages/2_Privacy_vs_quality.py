@@ -47,7 +47,7 @@ def _points(metric: str) -> tuple[list[dict], dict, list[str]]:
     missing = 0
     for e in entries:
         if e.error:
-            notes.append(f"`{e.path.name}`: {e.error}")
+            notes.append(f"`{e.path.name}` skipped: {e.error}")
             continue
         by_key[e.key] = e
         if e.evaluation_problem():
