@@ -10,6 +10,7 @@ from dpinfogan.inputs import TRAIN_FIELDS, parse_form
 from dpinfogan.ui import widgets
 
 st.set_page_config(page_title="Train · DP-InfoGAN Studio", page_icon="🏋️", layout="wide")
+widgets.named_pages()
 st.title("Train a private generator")
 st.caption("Training runs in a separate background process: you can close this tab, come back, or open a "
            "second tab — runs are kept on disk under `runs/`.")

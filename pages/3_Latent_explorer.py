@@ -8,6 +8,7 @@ from dpinfogan.ui import cache, widgets
 from dpinfogan.ui.models import checkpoints_root, pick_default
 
 st.set_page_config(page_title="Latent explorer · DP-InfoGAN Studio", page_icon="🎛️", layout="wide")
+widgets.named_pages()
 st.title("Latent explorer")
 st.caption("Every generator turns a latent — noise z, a digit code and style codes — into an image. Change one "
            "part and watch what moves. The settings live in the URL: copy it to share this exact view.")
