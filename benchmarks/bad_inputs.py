@@ -272,6 +272,9 @@ def run_files(tmp: Path, good: Path) -> list[Outcome]:
         _odd_checkpoint(good, dst, mutate, raw, name)
         files[dst.name] = name
     by_name = {e.path.name: e for e in discover_zoo(zoo)}
+    import streamlit as st
+
+    st.cache_data.clear()  # the pages rescan their folders every 5 s; the URL phase just scanned this one
     # every page once, with all the odd files in its folders
     pages = {}
     for page in ("app.py", "pages/3_Latent_explorer.py", "pages/2_Privacy_vs_quality.py"):
