@@ -49,7 +49,7 @@ with demo:
     from dpinfogan.ui import cache, models  # imports torch: the slow part of a cold start
 
     st.subheader("Same latent, three privacy levels")
-    top = st.columns([5, 1])
+    top = st.columns([3, 1])
     top[0].caption("Each column is a different generator from the shipped zoo, fed exactly the same noise and codes: "
                    "one noise draw, the digits 0–9.")
     if "home_seed" not in st.session_state:
