@@ -49,7 +49,7 @@ with demo:
     from dpinfogan.ui import cache, models  # imports torch: the slow part of a cold start
 
     st.subheader("Same latent, three privacy levels")
-    top = st.columns([5, 1])
+    top = st.columns([3, 1])
     top[0].caption("Each column is a different generator from the shipped zoo, fed exactly the same noise and codes: "
                    "one noise draw, the digits 0–9.")
     if "home_seed" not in st.session_state:
@@ -61,7 +61,7 @@ with demo:
     zoo = models.discover_zoo()
     for e in zoo:
         if e.error:
-            st.warning(f"Skipped zoo file `{e.path.name}`: {e.error}")  # the error names no server path
+            st.warning(f"`{e.path.name}` skipped: {e.error}")  # the error names no server path
     picks = models.pick_comparison(zoo)
     titles = {1.0: "ε ≈ 1 — strong privacy", 10.0: "ε ≈ 10 — moderate privacy",
               models.INF_EPS: "no privacy (ε = ∞)"}

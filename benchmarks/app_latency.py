@@ -7,6 +7,8 @@
    (cached model → generator → PNG) is timed separately.
 2. Cold start: spawns ``streamlit run app.py`` and times (a) until the server answers its health check
    and (b) until headless Chromium shows the home page with its three generators drawn.
+3. Felt slider latency, in Chromium on that server: the Latent explorer's first style slider moved one
+   step with the keyboard, timed from the key press until the new image has loaded in the page.
 Without ``--zoo`` a zoo of three default-size generators (ε = 1, 10, ∞; 2 training steps each) is built
 in a temp folder — the same network size as the shipped zoo.
 """
@@ -93,7 +95,45 @@ def _cpu_seconds(pid: int) -> float:
         return float("nan")
 
 
-def cold_start(zoo: Path, runs: Path, browser: bool) -> dict:
+_NEW_IMAGE = """(b) => { const i = document.querySelector("[data-testid='stImage'] img");
+                   return i && i.src !== b && i.complete && i.naturalWidth > 0; }"""
+
+
+def browser_slider(page, url: str, repeats: int) -> list[float]:
+    """Key press on the explorer's first style slider -> the new image loaded in the page, in ms."""
+    page.goto(url + "/Latent_explorer")
+    img = page.locator("[data-testid='stImage'] img").first
+    img.wait_for(timeout=120_000)
+    slider = page.get_by_role("slider").first
+    slider.focus()
+    page.keyboard.press("Home")  # c2 = −2: every later step is a value not drawn yet
+    page.wait_for_timeout(1500)
+    times = []
+    for _ in range(repeats):
+        before = img.get_attribute("src")
+        t0 = time.perf_counter()
+        page.keyboard.press("ArrowRight")
+        page.wait_for_function(_NEW_IMAGE, arg=before, timeout=30_000, polling="raf")
+        times.append(1000 * (time.perf_counter() - t0))
+        page.wait_for_timeout(300)  # a presenter's pace, not a key held down
+    return times
+
+
+def screenshots(page, url: str, folder: Path) -> None:
+    """What a 1024×768 projector shows of each page, with the real zoo (for the docs)."""
+    folder.mkdir(parents=True, exist_ok=True)
+    page.set_viewport_size({"width": 1024, "height": 768})
+    for name, path in (("home", ""), ("explorer", "/Latent_explorer"), ("privacy-vs-quality", "/Privacy_vs_quality"),
+                       ("train", "/Train")):
+        page.goto(url + path)
+        page.wait_for_timeout(6000)  # charts and images settle
+        if name == "privacy-vs-quality":
+            page.locator(".js-plotly-plot").first.scroll_into_view_if_needed()
+            page.wait_for_timeout(1000)
+        page.screenshot(path=str(folder / f"{name}-1024x768.png"))
+
+
+def cold_start(zoo: Path, runs: Path, browser: bool, repeats: int = 20, shots: Path | None = None) -> dict:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         port = s.getsockname()[1]
@@ -130,6 +170,9 @@ def cold_start(zoo: Path, runs: Path, browser: bool) -> dict:
                 out["server_cpu_s"] = _cpu_seconds(proc.pid)
                 out["home_interactive_s"] = now - t0
                 out["home_render_after_ready_s"] = now - t_nav
+                out["browser_slider_ms"] = browser_slider(page, url, repeats)
+                if shots is not None:
+                    screenshots(page, url, shots)
                 b.close()
     finally:
         proc.terminate()
@@ -141,13 +184,14 @@ def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--zoo", type=Path, default=None, help="zoo folder (default: build a temp one)")
     ap.add_argument("--repeats", type=int, default=20)
-    ap.add_argument("--no-browser", action="store_true", help="skip the Chromium cold-start measurement")
+    ap.add_argument("--no-browser", action="store_true", help="skip the Chromium measurements")
+    ap.add_argument("--screenshots", type=Path, default=None, help="also save 1024×768 screenshots of each page here")
     a = ap.parse_args()
     with tempfile.TemporaryDirectory() as tmp:
         tmp = Path(tmp)
         zoo = a.zoo or build_zoo(tmp / "zoo")
         runs = tmp / "runs"
-        cold = cold_start(zoo, runs, not a.no_browser)  # first, while nothing is cached or imported
+        cold = cold_start(zoo, runs, not a.no_browser, a.repeats, a.screenshots)  # first: nothing cached yet
         sl = slider_latency(zoo, runs, a.repeats)
     med = statistics.median
     print(f"machine: {os.cpu_count()} CPUs, load average {os.getloadavg()[0]:.1f}")
@@ -161,6 +205,10 @@ def main() -> None:
     if "server_cpu_s" in cold:
         print(f"  CPU the server spent from launch to the drawn home page: {cold['server_cpu_s']:.2f} s "
               "(≈ the wall time on an idle machine: startup is single-threaded)")
+    if "browser_slider_ms" in cold:
+        bs = cold["browser_slider_ms"]
+        print(f"slider -> new image loaded, in Chromium: median {med(bs):.0f} ms "
+              f"(min {min(bs):.0f}, max {max(bs):.0f}) over {len(bs)}")
     print(f"explorer first render (AppTest, models loaded): {sl['first_render_s']:.2f} s")
     print(f"slider -> new image, whole script rerun (AppTest): median {med(sl['slider_rerun_ms']):.1f} ms, "
           f"max {max(sl['slider_rerun_ms']):.1f} ms over {a.repeats}")

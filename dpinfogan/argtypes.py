@@ -52,7 +52,7 @@ def number(lo: float, hi: float, *, open_lo: bool = False, what: str = "value") 
 THREADS = whole(0, MAX_THREADS, "threads")  # 0 = torch's default
 SEED = whole(0, 2**63 - 1, "seed")
 SAMPLES = whole(1, MAX_SAMPLES, "number of samples")
-WIDTH = whole(1, 2048, "width")  # matches dpinfogan.metadata's bound on widths
+WIDTH = whole(1, 1024, "width")  # matches dpinfogan.metadata's bound on widths
 BATCH = whole(1, 10**6, "batch size")
 LEARNING_RATE = number(0.0, 1.0, open_lo=True, what="learning rate")
 WEIGHT = number(0.0, 1e6, what="loss weight")

@@ -7,6 +7,7 @@ resumed run keeps counting) and how they were trained.
 """
 from __future__ import annotations
 
+import functools
 import json
 import math
 import os
@@ -21,7 +22,7 @@ from safetensors.torch import load_file, save_file
 
 from . import __version__
 from .accounting import epsilon_of
-from .config import TrainConfig
+from .config import LatentConfig, ModelConfig, TrainConfig
 from .fileio import atomic_write, jsonable, read_safetensors_json
 from .metadata import MetadataError, validate_checkpoint_meta
 from .models import Discriminator, Generator, build_models
@@ -181,15 +182,12 @@ def load_checkpoint(path: str | os.PathLike) -> Checkpoint:
 
 def check_weights(path: str | os.PathLike, meta: dict[str, Any]) -> None:
     """Cheap check, before anything is loaded, that the file's tensors are complete and have the shapes
-    its metadata describes; ``ValueError`` naming the first mismatch. The models are built on torch's
-    "meta" device, so nothing is allocated."""
+    its metadata describes; ``ValueError`` naming the first mismatch."""
     try:
         config = TrainConfig.from_dict(meta["config"])
-        with torch.device("meta"):
-            g, d = build_models(config.model, config.latent)
+        want = _expected_shapes(json.dumps(config.to_dict()["model"]), json.dumps(config.to_dict()["latent"]))
     except (KeyError, TypeError, ValueError) as e:
         raise ValueError(f"{path}: its metadata does not describe a model: {e}") from None
-    want = {f"{p}{k}": tuple(v.shape) for p, m in (("g.", g), ("d.", d)) for k, v in m.state_dict().items()}
     try:
         with safe_open(str(path), "pt") as f:
             have = {k: tuple(f.get_slice(k).get_shape()) for k in f.keys() if k[:2] in ("g.", "d.")}
@@ -199,6 +197,18 @@ def check_weights(path: str | os.PathLike, meta: dict[str, Any]) -> None:
         if want.get(k) != have.get(k):
             raise ValueError(f"{path}: weights do not match the model described in its metadata "
                              f"({k}: file {have.get(k)}, metadata {want.get(k)})")
+
+
+@functools.lru_cache(maxsize=16)
+def _expected_shapes(model_json: str, latent_json: str) -> dict[str, tuple[int, ...]]:
+    """Tensor shapes of the models a config describes; built once per config (the zoo shares a few).
+    On the CPU: torch's "meta" device would import its compiler on first use (seconds of cold start),
+    and the metadata schema already bounds the sizes."""
+    model, latent = ModelConfig(**json.loads(model_json)), LatentConfig(**json.loads(latent_json))
+    model.validate()
+    latent.validate()
+    g, d = build_models(model, latent)
+    return {f"{p}{k}": tuple(v.shape) for p, m in (("g.", g), ("d.", d)) for k, v in m.state_dict().items()}
 
 
 def export_checkpoint(src: str | os.PathLike, dst: str | os.PathLike, half: bool = False) -> Path:

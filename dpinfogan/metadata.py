@@ -21,7 +21,7 @@ from .config import TrainConfig
 MAX_CATEGORIES = 1000  # a one-hot code of 1,000 values; the zoo uses 10
 MAX_NOISE_DIM = 4096
 MAX_CONTINUOUS = 64
-MAX_WIDTH = 2048  # channels / hidden units
+MAX_WIDTH = 1024  # channels / hidden units (the zoo uses 16–64)
 MAX_STEPS = 10**9
 MAX_HISTORY = 100_000  # accountant history entries (one per σ/q change)
 

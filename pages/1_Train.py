@@ -11,6 +11,7 @@ from dpinfogan.recipe import shipped_warm_start, warm_start_problem
 from dpinfogan.ui import widgets
 
 st.set_page_config(page_title="Train · DP-InfoGAN Studio", page_icon="🏋️", layout="wide")
+widgets.named_pages()
 st.title("Train a private generator")
 st.caption("Training runs in a separate background process: you can close this tab, come back, or open a "
            "second tab — runs are kept on disk under `runs/`.")

@@ -8,11 +8,12 @@ from dpinfogan import jobs
 from dpinfogan.config import ModelConfig, PrivacyConfig, TrainConfig
 from dpinfogan.inputs import NumberField, parse_number
 from dpinfogan.runs import runs_root
-from dpinfogan.ui import cache, charts
+from dpinfogan.ui import cache, charts, widgets
 from dpinfogan.attacks import best_attack_auc
 from dpinfogan.ui.models import checkpoints_root, discover_attack_lab, eps_text, load_references, metrics_table
 
 st.set_page_config(page_title="Privacy vs quality · DP-InfoGAN Studio", page_icon="📉", layout="wide")
+widgets.named_pages()
 st.title("Privacy vs quality")
 st.caption("Each point is one generator: how private it is (ε, left = more private) against how good its images are. "
            "Hover for its settings; click a point to see its samples.")
@@ -51,7 +52,7 @@ def _points(metric: str) -> tuple[list[dict], dict, list[str]]:
     missing = 0
     for e in entries:
         if e.error:
-            notes.append(f"`{e.path.name}`: {e.error}")
+            notes.append(f"`{e.path.name}` skipped: {e.error}")
             continue
         by_key[e.key] = e
         if e.evaluation_problem():

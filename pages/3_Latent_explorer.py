@@ -8,6 +8,7 @@ from dpinfogan.ui import cache, widgets
 from dpinfogan.ui.models import checkpoints_root, pick_default
 
 st.set_page_config(page_title="Latent explorer · DP-InfoGAN Studio", page_icon="🎛️", layout="wide")
+widgets.named_pages()
 st.title("Latent explorer")
 st.caption("Every generator turns a latent — noise z, a digit code and style codes — into an image. Change one "
            "part and watch what moves. The settings live in the URL: copy it to share this exact view.")
@@ -65,20 +66,6 @@ if st.session_state.digit not in range(lat.n_categories):  # the reference model
 for note in notes:
     st.warning(f"Link adjusted: {note}")
 
-left, right = st.columns([1, 2])
-with left:
-    digit = st.segmented_control("What to draw (categorical code)", list(range(lat.n_categories)), required=True,
-                                 format_func=lambda c: labels[c], key="digit", wrap=True)
-    conts = []
-    for i in range(n_cont):
-        conts.append(st.slider(f"Style code c{i + 2}", -2.0, 2.0, step=0.1, key=f"c{i + 1}",
-                               help="Trained on −1…1; −2…2 goes beyond on purpose, to see where it breaks."))
-    seed = st.number_input("Noise seed (the 'handwriting')", min_value=0, max_value=10**9, key="seed")
-    b1, b2 = st.columns(2)
-    b1.button("🎲 Random", on_click=_random_seed, key="explorer_random", width="stretch")
-    b2.button("↺ Reset", on_click=_reset, key="explorer_reset", width="stretch")
-
-
 def code_for(entry, label_idx: int) -> int:
     """The code of ``entry`` that draws what the reference model's code ``label_idx`` draws."""
     want = labels[label_idx]
@@ -86,19 +73,43 @@ def code_for(entry, label_idx: int) -> int:
     return own.index(want) if want in own else label_idx
 
 
-with right:
-    cols = st.columns(len(models))
-    for col, m in zip(cols, models):
-        with col:
-            png, err = cache.render(m, [code_for(m, digit)], [conts], [seed], nrow=1, scale=8)
-            if png is None:
-                st.error(f"{m.label}: {err}")
-                continue
-            st.image(png, caption=m.label, width="content", output_format="PNG")
-            st.download_button("⬇ PNG", png, file_name=f"{m.name}-{labels[digit]}-seed{seed}.png", mime="image/png",
-                               key=f"dl_{m.key}", on_click="ignore")
+# The traversals below depend on the digit and the seed only; a style slider redraws just this fragment.
+st.session_state.explorer_traversal_for = (st.session_state.digit, st.session_state.seed)
 
-widgets.sync_url(["models", "digit", "seed", *[f"c{i + 1}" for i in range(n_cont)]])
+
+@st.fragment
+def explore() -> None:
+    """The controls and the side-by-side images: a slider move reruns only this part (felt speed)."""
+    left, right = st.columns([1, 2])
+    with left:
+        digit = st.segmented_control("What to draw (categorical code)", list(range(lat.n_categories)),
+                                     required=True, format_func=lambda c: labels[c], key="digit", wrap=True)
+        conts = []
+        for i in range(n_cont):
+            conts.append(st.slider(f"Style code c{i + 2}", -2.0, 2.0, step=0.1, key=f"c{i + 1}",
+                                   help="Trained on −1…1; −2…2 goes beyond on purpose, to see where it breaks."))
+        seed = st.number_input("Noise seed (the 'handwriting')", min_value=0, max_value=10**9, key="seed")
+        b1, b2 = st.columns(2)
+        b1.button("🎲 Random", on_click=_random_seed, key="explorer_random", width="stretch")
+        b2.button("↺ Reset", on_click=_reset, key="explorer_reset", width="stretch")
+    widgets.sync_url(["models", "digit", "seed", *[f"c{i + 1}" for i in range(n_cont)]])
+    if (digit, seed) != st.session_state.explorer_traversal_for:
+        st.rerun(scope="app")  # the digit or the seed changed: the traversals follow
+    with right:
+        cols = st.columns(len(models))
+        for col, m in zip(cols, models):
+            with col:
+                png, err = cache.render(m, [code_for(m, digit)], [conts], [seed], nrow=1, scale=8)
+                if png is None:
+                    st.error(f"{m.label}: {err}")
+                    continue
+                st.image(png, caption=m.label, width="content", output_format="PNG")
+                st.download_button("⬇ PNG", png, file_name=f"{m.name}-{labels[digit]}-seed{seed}.png",
+                                   mime="image/png", key=f"dl_{m.key}", on_click="ignore")
+
+
+explore()
+digit, seed = st.session_state.digit, st.session_state.seed
 
 st.subheader("Traversals")
 st.caption("Each strip changes one code and keeps everything else fixed (same noise seed).")

@@ -11,8 +11,10 @@ from dpinfogan.federated.task import FedConfig
 from dpinfogan.fileio import image_grid
 from dpinfogan.partition import SPLITS, describe, partition_indices
 from dpinfogan.runs import read_run
+from dpinfogan.ui import widgets
 
 st.set_page_config(page_title="Federated · DP-InfoGAN Studio", page_icon="🌐", layout="wide")
+widgets.named_pages()
 st.title("Federated training (DPD-InfoGAN)")
 st.caption(
     "Each client keeps its images at home and trains its own private discriminator (DP-SGD, its own ε). "

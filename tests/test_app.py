@@ -210,11 +210,11 @@ def test_privacy_page_plots_attack_auc_of_the_attack_lab(monkeypatch, tmp_path):
     assert "lower is better" in spec
 
 
-# ---- bad inputs, table-driven from the battery (benchmarks/bad_inputs.py)
+# ---- bad inputs, table-driven from the battery (benchmarks/bad_input_cases.py)
 import sys  # noqa: E402
 
 sys.path.insert(0, str(ROOT / "benchmarks"))
-import bad_inputs  # noqa: E402
+import bad_input_cases  # noqa: E402
 
 from dpinfogan.inputs import TRAIN_FIELDS  # noqa: E402
 
@@ -224,7 +224,7 @@ def test_train_field_bad_values_disable_start_and_name_the_field(env, field):
     env(False)
     at = run_page("pages/1_Train.py")
     assert not at.button(key="train_start").disabled
-    for key, text, expect, caption in [c for c in bad_inputs.ui_cases() if c[0] == field]:
+    for key, text, expect, caption in [c for c in bad_input_cases.ui_cases() if c[0] == field]:
         at.text_input(key=key).set_value(text).run()
         assert not at.exception
         errors = " ".join(e.value for e in at.error)
@@ -249,7 +249,7 @@ def good_zoo(tmp_path_factory) -> Path:
     return zoo
 
 
-@pytest.mark.parametrize("query,expect,want", bad_inputs.URL_CASES, ids=[str(c[0]) for c in bad_inputs.URL_CASES])
+@pytest.mark.parametrize("query,expect,want", bad_input_cases.URL_CASES, ids=[str(c[0]) for c in bad_input_cases.URL_CASES])
 def test_explorer_link_is_clamped_with_a_note(good_zoo, monkeypatch, query, expect, want):
     monkeypatch.setenv("DPINFOGAN_CHECKPOINTS", str(good_zoo))
     at = AppTest.from_file(str(ROOT / "pages/3_Latent_explorer.py"), default_timeout=120)

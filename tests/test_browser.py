@@ -109,6 +109,12 @@ def test_browser_slider_and_training_run(server):
         page = browser.new_page(viewport={"width": 1366, "height": 768})
         page.set_default_timeout(30_000)
 
+        # A shared link as the server's very first request still gets the named navigation ("Home")
+        page.goto(url + "/Privacy_vs_quality", timeout=120_000)
+        # (the named navigation appears once the page has imported torch: slow on a busy machine)
+        expect(page.get_by_test_id("stSidebarNav").get_by_text("Home", exact=True)).to_be_visible(timeout=120_000)
+        expect(page.get_by_role("heading", name="Privacy vs quality")).to_be_visible()
+
         # Home: the three generators side by side, above the fold on a 1366×768 projector
         page.goto(url)
         expect(page.get_by_text("Same latent, three privacy levels")).to_be_visible()

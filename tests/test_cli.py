@@ -113,17 +113,17 @@ def test_subprocess_error_is_one_line(tmp_path):
     assert p.stderr.strip().startswith("error:") and len(p.stderr.strip().splitlines()) == 1
 
 
-# ---- bad inputs, table-driven from the battery (benchmarks/bad_inputs.py)
+# ---- bad inputs, table-driven from the battery (benchmarks/bad_input_cases.py)
 sys.path.insert(0, str(ROOT / "benchmarks"))
-import bad_inputs  # noqa: E402
+import bad_input_cases  # noqa: E402
 
 GOOD = ROOT / "checkpoints" / "mnist-labels-eps10.safetensors"
 
 
-@pytest.mark.parametrize("extra", bad_inputs.TRAIN_BAD, ids=[" ".join(x) for x in bad_inputs.TRAIN_BAD])
+@pytest.mark.parametrize("extra", bad_input_cases.TRAIN_BAD, ids=[" ".join(x) for x in bad_input_cases.TRAIN_BAD])
 def test_battery_train_option_is_refused_before_any_work(extra, tmp_path, capsys):
     run = tmp_path / "run"
-    assert exit_code(["train", *bad_inputs.TINY, *extra, "--run-dir", str(run)]) == 2
+    assert exit_code(["train", *bad_input_cases.TINY, *extra, "--run-dir", str(run)]) == 2
     err = capsys.readouterr().err
     assert "error" in err and "Traceback" not in err and not run.exists()
 
@@ -144,12 +144,12 @@ def test_threads_bounds_on_every_command(command, threads, capsys):
     assert "threads" in capsys.readouterr().err
 
 
-@pytest.mark.parametrize("kind", list(bad_inputs.GARBAGE))
+@pytest.mark.parametrize("kind", list(bad_input_cases.GARBAGE))
 def test_garbage_mnist_files_are_a_clear_error(kind, tmp_path, monkeypatch, capsys):
     raw = tmp_path / "data" / "MNIST" / "raw"
     raw.mkdir(parents=True)
     for f in ("train-images-idx3-ubyte", "train-labels-idx1-ubyte", "t10k-images-idx3-ubyte", "t10k-labels-idx1-ubyte"):
-        (raw / f).write_bytes(bad_inputs.GARBAGE[kind](f))
+        (raw / f).write_bytes(bad_input_cases.GARBAGE[kind](f))
     monkeypatch.setenv("DPINFOGAN_DATA", str(tmp_path / "data"))
     assert exit_code(["train", *TINY[2:], "--dataset", "mnist", "--steps", "2", "--run-dir", str(tmp_path / "r")]) == 2
     err = capsys.readouterr().err

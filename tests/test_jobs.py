@@ -165,7 +165,16 @@ def test_stop_on_a_run_whose_process_is_not_ours_marks_it_stopped(tmp_path):
     run = tmp_path / "r"
     run.mkdir()
     (run / "config.json").write_text(json.dumps(tiny_cfg().to_dict()))
-    # an old status without a start time, whose pid is some other live process (pid 1)
-    (run / "status.json").write_text(json.dumps({"state": "running", "pid": 1, "step": 3}))
-    assert jobs.stop(run) is True
-    assert jobs.get_job(run).state == "stopped" and _disk_state(run)["state"] == "stopped"
+    # an old status without a start time, whose pid now belongs to some other live process
+    import subprocess
+
+    other = subprocess.Popen(["sleep", "60"])
+    try:
+        (run / "status.json").write_text(json.dumps({"state": "running", "pid": other.pid, "step": 3}))
+        assert jobs.get_job(run).state == "running"  # without a start time the pid is all we know
+        assert jobs.stop(run) is True
+        assert jobs.get_job(run).state == "stopped" and _disk_state(run)["state"] == "stopped"
+        assert other.poll() is None  # the other process was not signalled
+    finally:
+        other.kill()
+        other.wait()

@@ -1,5 +1,5 @@
 """dpinfogan.metadata: one schema for checkpoint headers and run files. Every odd file of the bad-input
-battery (benchmarks/bad_inputs.py) is skipped with a reason, by the library, the app's discovery and
+battery (benchmarks/bad_input_cases.py) is skipped with a reason, by the library, the app's discovery and
 the CLI, with no traceback and no server path."""
 import json
 import shutil
@@ -17,7 +17,7 @@ from dpinfogan.ui.models import _entry
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT / "benchmarks"))
-import bad_inputs  # noqa: E402 - the battery's tables of odd files
+import bad_input_cases  # noqa: E402 - the battery's tables of odd files
 
 GOOD = ROOT / "checkpoints" / "mnist-labels-eps10.safetensors"
 
@@ -29,13 +29,13 @@ def test_every_shipped_checkpoint_passes():
         check_weights(p, read_metadata(p))
 
 
-CASES = [(n, m, None) for n, m in bad_inputs.CKPT_CASES] + [(n, None, r) for n, r in bad_inputs.RAW_CASES]
+CASES = [(n, m, None) for n, m in bad_input_cases.CKPT_CASES] + [(n, None, r) for n, r in bad_input_cases.RAW_CASES]
 
 
 @pytest.mark.parametrize("name,mutate,raw", CASES, ids=[c[0] for c in CASES])
 def test_odd_checkpoint_is_skipped_everywhere(name, mutate, raw, tmp_path, capsys):
     odd = tmp_path / "odd.safetensors"
-    bad_inputs._odd_checkpoint(GOOD, odd, mutate, raw, name)
+    bad_input_cases.odd_checkpoint(GOOD, odd, mutate, raw, name)
     entry = _entry("zoo:odd", odd, "zoo")
     assert entry.error and str(tmp_path) not in entry.error  # the page shows the reason, not the server path
     assert main(["info", str(odd)]) == 2
@@ -53,8 +53,8 @@ def test_ten_to_the_nine_categories_allocate_nothing():
         validate_checkpoint_meta(meta, 1)
 
 
-@pytest.mark.parametrize("case,fname,content", [c for c in bad_inputs.RUN_CASES if c[1] != "eval"],
-                         ids=[c[0] for c in bad_inputs.RUN_CASES if c[1] != "eval"])
+@pytest.mark.parametrize("case,fname,content", [c for c in bad_input_cases.RUN_CASES if c[1] != "eval"],
+                         ids=[c[0] for c in bad_input_cases.RUN_CASES if c[1] != "eval"])
 def test_odd_run_file_marks_the_run_failed_with_a_reason(case, fname, content, tmp_path):
     run = tmp_path / "r"
     run.mkdir()
@@ -64,8 +64,8 @@ def test_odd_run_file_marks_the_run_failed_with_a_reason(case, fname, content, t
     assert job.state == "failed" and job.message
 
 
-@pytest.mark.parametrize("case,fname,content", [c for c in bad_inputs.RUN_CASES if c[1] == "eval"],
-                         ids=[c[0] for c in bad_inputs.RUN_CASES if c[1] == "eval"])
+@pytest.mark.parametrize("case,fname,content", [c for c in bad_input_cases.RUN_CASES if c[1] == "eval"],
+                         ids=[c[0] for c in bad_input_cases.RUN_CASES if c[1] == "eval"])
 def test_odd_evaluation_is_ignored_with_a_reason(case, fname, content, tmp_path):
     shutil.copy(GOOD, tmp_path / "m.safetensors")
     (tmp_path / "m.eval.json").write_text(content)

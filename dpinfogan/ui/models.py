@@ -147,6 +147,9 @@ def plain_error(err: BaseException | str, path: Path) -> str:
     text = str(err)
     for full in (str(path.resolve()), str(path)):
         text = text.replace(full, path.name)
+    for lead in (f"{path.name}: ", f"{path.name} "):  # the page names the file already
+        if text.startswith(lead):
+            return text[len(lead):]
     return text
 
 

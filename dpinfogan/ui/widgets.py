@@ -17,6 +17,20 @@ STATE_ICONS = {"queued": "⏳", "running": "🏃", "stopping": "✋", "finished"
                "failed": "❌"}
 
 
+def named_pages() -> None:
+    """Make a page reached by a first deep link use app.py's navigation (the sidebar says "Home").
+
+    On a fresh server, a first request for e.g. /Latent_explorer is served from the ``pages/`` folder
+    in Streamlit's old directory mode, whose sidebar names the home page "app"; only running app.py's
+    ``st.navigation`` switches that mode off. So switch it off here and rerun through app.py.
+    """
+    from streamlit.runtime.pages_manager import PagesManager
+
+    if PagesManager.uses_pages_directory:
+        PagesManager.uses_pages_directory = False  # what st.navigation sets, for the whole server
+        st.rerun()
+
+
 def eps_label(eps: float) -> str:
     return "∞ (no privacy)" if math.isinf(eps) else f"{eps:g}"
 
