@@ -8,7 +8,7 @@ from dpinfogan import jobs
 from dpinfogan.config import ModelConfig, PrivacyConfig, TrainConfig
 from dpinfogan.runs import runs_root
 from dpinfogan.ui import cache, charts
-from dpinfogan.attacks import best_attack_auc
+from dpinfogan.attack_lab import best_attack_auc
 from dpinfogan.ui.models import checkpoints_root, discover_attack_lab, eps_text, load_references
 
 st.set_page_config(page_title="Privacy vs quality · DP-InfoGAN Studio", page_icon="📉", layout="wide")
