@@ -361,3 +361,18 @@ def cli_attack(a) -> int:
     if not a.no_write:
         print(f"wrote {out}")
     return 0
+
+
+def audit_verdict(res: dict) -> dict:
+    """The largest ε any attack on this model proves, against the ε it claims.
+
+    Returns ``{"epsilon_lb", "by" (which attack), "claimed" (ε, ∞ without a guarantee),
+    "violated"}``; ``violated`` means a lower bound exceeds a finite claimed ε — the product's
+    accounting or its private step would be wrong.
+    """
+    bounds = {r.get("label", k): float(r["audit"]["epsilon_lb"]) for k, r in res["attacks"].items() if r.get("audit")}
+    if res.get("canaries") and "epsilon_lb" in res["canaries"]:
+        bounds["canary audit (discriminator score)"] = float(res["canaries"]["epsilon_lb"])
+    by, lb = max(bounds.items(), key=lambda kv: kv[1]) if bounds else (None, 0.0)
+    claimed = float(res["epsilon"]) if res.get("private") else math.inf
+    return {"epsilon_lb": lb, "by": by, "claimed": claimed, "violated": lb > claimed}
