@@ -164,14 +164,18 @@ def run_attack(
         attacks["gan_leaks_features"] = _attack_entry(
             "black-box: distance to nearest generated sample, evaluator features (GAN-Leaks)",
             gan_leaks_scores(members, gen, features), gan_leaks_scores(nonmembers, gen, features), audit_delta)
-    mem = memorisation(gen, members, nonmembers, k=gallery)
-    mem_u8, non_u8 = to_uint8(members).numpy(), to_uint8(nonmembers).numpy()
+    # The memorisation view compares with as many non-members as members, so that "nearer a member
+    # than any non-member" is a coin flip (0.5) for a generator that copies nothing.
+    n_ref = min(members.shape[0], nonmembers.shape[0])
+    members_ref, nonmembers_ref = members[:n_ref], nonmembers[:n_ref]
+    mem = memorisation(gen, members_ref, nonmembers_ref, k=gallery)
+    mem_u8, non_u8 = to_uint8(members_ref).numpy(), to_uint8(nonmembers_ref).numpy()
     for p in mem["pairs"]:
         p["images"] = {"generated": encode_image(gen_u8[p["generated"]].numpy()),
                        "member": encode_image(mem_u8[p["member"]]),
                        "nonmember": encode_image(non_u8[p["nonmember"]])}
     if features is not None:
-        mem_f = memorisation(gen, members, nonmembers, k=0, features=features)
+        mem_f = memorisation(gen, members_ref, nonmembers_ref, k=0, features=features)
         mem["features"] = {k: v for k, v in mem_f.items() if k != "pairs"}
     canary = None
     if canaries is not None:

@@ -109,7 +109,8 @@ for r in results:
         st.info(f"**{_eps_text(r)}**: {proved}; the model claims no guarantee{why}.")
 st.caption("Each lower bound holds with 95 % confidence: the attack's threshold is chosen on a random half of the "
            "members and non-members, and Clopper–Pearson intervals on the other half bound its TPR and FPR "
-           "(δ as the model's). See `dpinfogan/audit.py`.")
+           "(δ: the model's, or for a model without DP the δ a private run on its data would use). "
+           "See `dpinfogan/audit.py`.")
 color = {r["checkpoint"]: COLORS[i % len(COLORS)] for i, r in enumerate(results)}
 names = {"logan": "white-box (D score)", "gan_leaks": "black-box (pixels)",
          "gan_leaks_features": "black-box (evaluator features)"}

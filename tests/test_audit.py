@@ -84,8 +84,8 @@ def test_empirical_epsilon_finds_a_reversed_leak():
 
 
 def test_empirical_epsilon_is_valid_when_nothing_leaks():
-    # Members and non-members from one distribution: a valid 95% bound proves ε > 0 in ≤ 5% of trials.
-    # (Picking the best threshold on the same samples would "prove" ε > 0 far more often.)
+    # Members and non-members from one distribution: a valid 95% bound proves ε > 0 in ≤ 5% of trials
+    # (point estimates instead of Clopper–Pearson bounds would "prove" ε > 0 in most of them).
     rng = np.random.default_rng(0)
     hits = sum(empirical_epsilon(rng.normal(size=200), rng.normal(size=200), 1e-5, seed=i)["epsilon_lb"] > 0
                for i in range(100))
