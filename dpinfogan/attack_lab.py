@@ -339,8 +339,9 @@ def summary_lines(res: dict) -> list[str]:
         b = res["dp_bound"]
         lines.append(f"  (ε, δ)-DP bound: AUC ≤ {b['auc']:.3f}, TPR at 1% FPR ≤ {b['tpr_at_1pct_fpr']:.3f}")
     m = res["memorisation"]
-    lines.append(f"  memorisation: {m['frac_closer_to_member']:.1%} of {m['n_generated']} samples are nearer a member "
-                 f"than any non-member (0.5 = no copying)")
+    lines.append(f"  memorisation: median distance ratio nearest member / nearest non-member {m['median_ratio']:.3f} "
+                 f"(1 = no copying); most copy-like sample {1 - m['pairs'][0]['ratio']:.0%} nearer a member; "
+                 f"{m['frac_closer_to_member']:.1%} of {m['n_generated']} samples nearer a member")
     return lines
 
 

@@ -246,7 +246,9 @@ for col, r in zip(cols, results):
                        "copy-like generated sample. Near 0% = no sample singles out a training image.")
         st.caption(f"median distance to nearest member {m['median_nn_member']:.1f} vs non-member "
                    f"{m['median_nn_nonmember']:.1f}; {m['frac_closer_to_member']:.0%} of {m['n_generated']:,} "
-                   "samples are nearer a member (a noisy statistic: ~50% means no preference)")
+                   "samples are nearer a member (~50% means no preference, but when the samples all look alike "
+                   "one training image can decide it; the median distance ratio "
+                   f"{m.get('median_ratio', float('nan')):.3f} is steadier: 1 = no preference)")
         for p in m["pairs"][:6]:
             im = p["images"]
             st.image(_pair_png((im["generated"], im["member"], im["nonmember"])),
