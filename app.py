@@ -1,85 +1,14 @@
-"""DP-InfoGAN Studio — home page: what the method does and an instant three-ε comparison from the zoo."""
-import random
-
+"""DP-InfoGAN Studio: ``streamlit run app.py``. Names the pages, so the sidebar says "Home" (the
+home page itself is ``home.py``) and every page keeps its old URL."""
 import streamlit as st
 
 st.set_page_config(page_title="DP-InfoGAN Studio", page_icon="🔒", layout="wide")
-st.title("DP-InfoGAN Studio")
-st.markdown(
-    """
-A **generator** learns to draw handwritten digits without ever looking at the real ones: only the
-**discriminator** sees real images, and it learns with *differentially private* SGD — every real
-image's influence is clipped and hidden under random noise. **ε (epsilon)** measures how much any
-single person's image could still leak: **smaller ε = stronger privacy**, at some cost in image quality.
-Like InfoGAN, the generator also takes *codes*: one picks the digit, two more steer the style (slant, thickness).
-"""
-)
-st.graphviz_chart(
-    """digraph { rankdir=LR; node [shape=box, style="rounded,filled", fillcolor="#eef3fb", fontname="sans-serif"];
-    codes [label="random noise z\\n+ digit code c1\\n+ style codes c2, c3"]; G [label="Generator"];
-    fake [label="generated digits", fillcolor="#fff"]; real [label="real digits\\n(private data)", fillcolor="#fde2e1"];
-    D [label="Discriminator + Q head\\ntrained with DP-SGD:\\nclip each image's gradient,\\nadd Gaussian noise",
-       fillcolor="#fde2e1"];
-    codes -> G -> fake -> D; real -> D; D -> G [label="feedback (already private)", style=dashed]; }""",
-    width="content",
-)
-
-demo = st.container()  # filled last: the text and navigation show while torch loads (cold start)
-st.header("What each page is for")
-st.markdown(
-    """
-- **Train** — pick a privacy budget ε and start your own private training run; watch the losses, the ε spent and the
-  samples improve live; stop it any time (the last checkpoint is kept).
-- **Privacy vs quality** — every model on one chart: ε against image quality, with published results for
-  comparison. Click a point to see its samples; start a small sweep and watch the curve fill in.
-- **Latent explorer** — steer a generator: choose the digit, move the style sliders, compare generators side by side,
-  share the view by URL.
-"""
-)
-
-with demo:
-    from dpinfogan.ui import cache, models  # imports torch: the slow part of a cold start
-
-    st.header("Same latent, three privacy levels")
-    st.caption("Each column is a different generator from the shipped zoo, fed exactly the same noise and codes. "
-               "Row = noise draw, column = the digit asked for.")
-    if "home_seed" not in st.session_state:
-        st.session_state.home_seed = 0
-    if st.button("🎲 New sample", key="home_new_sample"):
-        st.session_state.home_seed = random.randrange(1_000_000)
-    seed = st.session_state.home_seed
-
-    zoo = models.discover_zoo()
-    for e in zoo:
-        if e.error:
-            st.warning(f"Skipped zoo file `{e.path.name}`: {e.error}")
-    picks = models.pick_comparison(zoo)
-    titles = {1.0: "ε ≈ 1 — strong privacy", 10.0: "ε ≈ 10 — moderate privacy",
-              models.INF_EPS: "no privacy (ε = ∞)"}
-    cols = st.columns(3)
-    for col, (target, entry) in zip(cols, picks):
-        with col:
-            st.subheader(titles[target])
-            if entry is None:
-                st.info("No such model in the zoo yet (`checkpoints/`). Train one on the **Train** page "
-                        "or with `python -m dpinfogan train`.")
-                continue
-            ck, err = cache.load_model(entry)
-            if ck is None:
-                st.error(f"`{entry.path.name}`: {err}")
-                continue
-            n_cat = ck.config.latent.n_categories
-            labels = entry.code_labels()
-            cats = list(range(n_cat)) * 2
-            seeds = [seed] * n_cat + [seed + 1] * n_cat
-            png, err = cache.render(entry, cats, [()] * len(cats), seeds, nrow=n_cat, scale=2)
-            if png is None:
-                st.error(err)
-                continue
-            st.image(png, caption=f"{entry.label} · columns: {' '.join(labels)}", width="stretch",
-                     output_format="PNG")
-            st.caption(entry.settings_text())
-
-    if not zoo:
-        st.info("The zoo folder is empty. Everything still works: train a model on the Train page, "
-                "it then appears in the explorer and on the chart.")
+PAGES = [
+    st.Page("home.py", title="Home", icon="🔒", default=True),
+    st.Page("pages/1_Train.py", title="Train", icon="🏋️", url_path="Train"),
+    st.Page("pages/2_Privacy_vs_quality.py", title="Privacy vs quality", icon="📉", url_path="Privacy_vs_quality"),
+    st.Page("pages/3_Latent_explorer.py", title="Latent explorer", icon="🎛️", url_path="Latent_explorer"),
+    st.Page("pages/4_Federated.py", title="Federated", icon="🌐", url_path="Federated"),
+    st.Page("pages/5_Privacy_attacks.py", title="Privacy attacks", icon="🕵️", url_path="Privacy_attacks"),
+]
+st.navigation(PAGES).run()

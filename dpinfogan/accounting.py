@@ -94,3 +94,15 @@ def max_steps_within(
         else:
             hi = mid
     return hi if eps(hi) <= target_epsilon else lo
+
+
+def compose_epsilon(histories: Iterable[Iterable], delta: float, accountant: str = "rdp") -> float:
+    """ε at δ for releasing several models trained on the same data, together.
+
+    Every release spends budget: an adversary who holds all the models learns what each one leaks.
+    With the RDP (moments) accountant the models' Rényi-DP curves add up, so the joint guarantee is
+    the ε of one accountant holding every model's (σ, q, steps) history, converted once at δ. This
+    is tighter than adding the models' ε values (and their δs). ``inf`` if any history has σ = 0.
+    """
+    joint = [tuple(h) for hist in histories for h in hist]
+    return epsilon_of(accountant, joint, delta)

@@ -16,13 +16,14 @@ from pathlib import Path
 from typing import Any, Optional
 
 import torch
-from safetensors import SafetensorError
+from safetensors import SafetensorError, safe_open
 from safetensors.torch import load_file, save_file
 
 from . import __version__
 from .accounting import epsilon_of
 from .config import TrainConfig
 from .fileio import atomic_write, jsonable, read_safetensors_json
+from .metadata import MetadataError, validate_checkpoint_meta
 from .models import Discriminator, Generator, build_models
 from .secret import SOURCE as SECRET_SOURCE
 
@@ -41,6 +42,9 @@ class Checkpoint:
     meta: dict[str, Any]
     optimizer_state: dict[str, Any] = field(default_factory=dict)
     path: Optional[Path] = None
+    # The raw (non-averaged) generator's weights when the run kept an EMA generator and the file
+    # holds optimizer state (for an exact resume); ``generator`` is then the average.
+    raw_generator_state: Optional[dict[str, torch.Tensor]] = None
 
     @property
     def epsilon(self) -> float:
@@ -64,13 +68,14 @@ def save_checkpoint(
     code_to_label: Optional[list[int]] = None,
     optimizers: Optional[dict[str, torch.optim.Optimizer]] = None,
     half: bool = False,
+    extra_modules: Optional[dict[str, torch.nn.Module]] = None,
 ) -> Path:
     """Atomically write a checkpoint. ``privacy`` holds ε, δ, σ, C, q, steps, accountant, history.
 
     ``half`` stores weights as float16 (for the shipped zoo); they load back as float32.
     """
     tensors: dict[str, torch.Tensor] = {}
-    for prefix, module in (("g.", generator), ("d.", discriminator)):
+    for prefix, module in (("g.", generator), ("d.", discriminator), *(extra_modules or {}).items()):
         for k, v in module.state_dict().items():
             v = v.detach().cpu()
             tensors[prefix + k] = (v.half() if half and v.is_floating_point() else v).contiguous()
@@ -121,12 +126,18 @@ def privacy_guarantee(meta: dict[str, Any]) -> tuple[float, Optional[str]]:
 
 
 def read_metadata(path: str | os.PathLike) -> dict[str, Any]:
-    """The JSON metadata only (cheap: reads the header, not the weights).
+    """The JSON metadata only (cheap: reads the header, not the weights), checked against the schema
+    in :mod:`dpinfogan.metadata` so no reader meets a wrong type or a huge size.
 
     ``privacy.epsilon`` is replaced by :func:`privacy_guarantee`'s ε; when that voids a claimed
     guarantee, ``privacy.void_reason`` says why and ``privacy.claimed_epsilon`` keeps the file's number.
     """
-    meta = read_safetensors_json(_check_path(path), _META_KEY, FORMAT, FORMAT_VERSION, "DP-InfoGAN checkpoint")
+    path = _check_path(path)
+    meta = read_safetensors_json(path, _META_KEY, FORMAT, FORMAT_VERSION, "DP-InfoGAN checkpoint")
+    try:
+        meta = validate_checkpoint_meta(meta, FORMAT_VERSION)
+    except MetadataError as e:
+        raise ValueError(f"{path} has odd metadata: {e}") from None
     pr = meta.get("privacy")
     if isinstance(pr, dict) and pr.get("private"):
         try:
@@ -157,9 +168,37 @@ def load_checkpoint(path: str | os.PathLike) -> Checkpoint:
             module.load_state_dict(sd, strict=True)
     except (KeyError, TypeError, RuntimeError, ValueError) as e:
         raise ValueError(f"{path}: weights do not match the model described in its metadata: {e}") from None
+    try:
+        opt_state = _optimizer_state(meta, tensors)
+    except (KeyError, TypeError, ValueError, AttributeError) as e:
+        raise ValueError(f"{path}: its optimizer state does not match its metadata: {e}") from None
     g.eval()
     d.eval()
-    return Checkpoint(config, g, d, meta, _optimizer_state(meta, tensors), path)
+    raw = {k[len("g_raw."):]: v.float() if v.is_floating_point() else v for k, v in tensors.items()
+           if k.startswith("g_raw.")}
+    return Checkpoint(config, g, d, meta, opt_state, path, raw or None)
+
+
+def check_weights(path: str | os.PathLike, meta: dict[str, Any]) -> None:
+    """Cheap check, before anything is loaded, that the file's tensors are complete and have the shapes
+    its metadata describes; ``ValueError`` naming the first mismatch. The models are built on torch's
+    "meta" device, so nothing is allocated."""
+    try:
+        config = TrainConfig.from_dict(meta["config"])
+        with torch.device("meta"):
+            g, d = build_models(config.model, config.latent)
+    except (KeyError, TypeError, ValueError) as e:
+        raise ValueError(f"{path}: its metadata does not describe a model: {e}") from None
+    want = {f"{p}{k}": tuple(v.shape) for p, m in (("g.", g), ("d.", d)) for k, v in m.state_dict().items()}
+    try:
+        with safe_open(str(path), "pt") as f:
+            have = {k: tuple(f.get_slice(k).get_shape()) for k in f.keys() if k[:2] in ("g.", "d.")}
+    except (SafetensorError, OSError) as e:
+        raise ValueError(f"{path} is corrupt or truncated: {e}") from None
+    for k in sorted(set(want) | set(have)):
+        if want.get(k) != have.get(k):
+            raise ValueError(f"{path}: weights do not match the model described in its metadata "
+                             f"({k}: file {have.get(k)}, metadata {want.get(k)})")
 
 
 def export_checkpoint(src: str | os.PathLike, dst: str | os.PathLike, half: bool = False) -> Path:

@@ -13,7 +13,9 @@ from pathlib import Path
 from typing import Callable, Optional
 
 from .config import ACCOUNTANTS, CLIP_FAKE, CODE_MODES, DP_STEPS, LatentConfig, ModelConfig, PrivacyConfig, TrainConfig
+from .argtypes import BATCH, CLIP, LEARNING_RATE, SAMPLES, SEED, SIGMA, THREADS, WEIGHT, WIDTH, number, whole
 from .data import DATASETS
+from .recipe import MODEL_FIELDS, RECIPES, default_recipe
 
 Handler = Callable[[argparse.Namespace], int]
 
@@ -38,21 +40,21 @@ def add_network_options(group, *, d_steps_per_g: int, lr_d: float, lr_g: float, 
                         d_hidden: int, noise_dim: int, n_continuous: int) -> None:
     """The networks' and optimisers' options, shared by ``train`` and ``federated`` (each passes the
     defaults of its own config)."""
-    group.add_argument("--d-steps-per-g", type=int, default=d_steps_per_g, help="discriminator steps per generator step")
-    group.add_argument("--lr-d", type=float, default=lr_d, help="discriminator/Q Adam learning rate")
-    group.add_argument("--lr-g", type=float, default=lr_g, help="generator Adam learning rate")
-    group.add_argument("--g-width", type=int, default=g_width, help="generator channels")
-    group.add_argument("--d-width", type=int, default=d_width, help="discriminator channels")
-    group.add_argument("--d-hidden", type=int, default=d_hidden, help="discriminator trunk output width")
-    group.add_argument("--noise-dim", type=int, default=noise_dim, help="noise dimension")
-    group.add_argument("--n-continuous", type=int, default=n_continuous, help="continuous codes, U(-1,1)")
+    group.add_argument("--d-steps-per-g", type=whole(1, 1000), default=d_steps_per_g, help="discriminator steps per generator step")
+    group.add_argument("--lr-d", type=LEARNING_RATE, default=lr_d, help="discriminator/Q Adam learning rate")
+    group.add_argument("--lr-g", type=LEARNING_RATE, default=lr_g, help="generator Adam learning rate")
+    group.add_argument("--g-width", type=WIDTH, default=g_width, help="generator channels")
+    group.add_argument("--d-width", type=WIDTH, default=d_width, help="discriminator channels")
+    group.add_argument("--d-hidden", type=WIDTH, default=d_hidden, help="discriminator trunk output width")
+    group.add_argument("--noise-dim", type=whole(1, 4096), default=noise_dim, help="noise dimension")
+    group.add_argument("--n-continuous", type=whole(0, 64), default=n_continuous, help="continuous codes, U(-1,1)")
 
 
 def add_eval_options(p) -> None:
     """The evaluation options, shared by ``evaluate`` and ``sweep``."""
-    p.add_argument("--n", type=int, default=10000, help="generated samples for FID / IS / code accuracy")
-    p.add_argument("--cas-samples", type=int, default=60000, help="generated samples CAS trains on (GS-WGAN/DPDM: 60,000)")
-    p.add_argument("--cas-epochs", type=float, default=3.0, help="epochs of the CAS classifier")
+    p.add_argument("--n", type=SAMPLES, default=10000, help="generated samples for FID / IS / code accuracy")
+    p.add_argument("--cas-samples", type=whole(1, 1_000_000), default=60000, help="generated samples CAS trains on (GS-WGAN/DPDM: 60,000)")
+    p.add_argument("--cas-epochs", type=number(0.0, 1000.0, open_lo=True), default=3.0, help="epochs of the CAS classifier")
     p.add_argument("--skip-cas", action="store_true", help="skip CAS (the slow metric)")
     p.add_argument("--evaluator", type=Path, default=None, help="evaluator file (default: checkpoints/evaluator-<dataset>.safetensors)")
 
@@ -68,57 +70,80 @@ def add_train_parser(sub) -> None:
     g.add_argument("--epsilon", type=_epsilon, default=None,
                    help="target ε (privacy budget; smaller = more private; default 10, or none with --sigma). "
                         "'inf' trains without privacy")
-    g.add_argument("--delta", type=float, default=None,
+    g.add_argument("--delta", type=number(0.0, 1.0, open_lo=True, what="δ"), default=None,
                    help="target δ (probability the ε bound fails); at most 1/(10·N). "
                         "Default: 1e-5, or the largest power of ten ≤ 1/(10·N) (1e-6 for full MNIST)")
-    g.add_argument("--sigma", "--noise-multiplier", dest="sigma", type=float, default=None,
+    g.add_argument("--sigma", "--noise-multiplier", dest="sigma", type=SIGMA, default=None,
                    help="fixed noise multiplier σ (noise std σ·C); default: calibrated from --epsilon")
-    g.add_argument("--max-grad-norm", "-C", type=float, default=1.0, help="per-sample clipping norm C (L2)")
+    g.add_argument("--max-grad-norm", "-C", type=CLIP, default=1.0, help="per-sample clipping norm C (L2)")
     g.add_argument("--accountant", default="rdp", choices=ACCOUNTANTS, help="rdp = moments accountant (paper); prv")
     g.add_argument("--dp-step", default="fast", choices=DP_STEPS, help="fast ghost-norm step or the Opacus reference")
     g.add_argument("--clip-fake", default=PrivacyConfig.clip_fake, choices=CLIP_FAKE,
                    help="generated samples' term (no privacy role, no noise) clipped to C per sample, "
                         "as one batch vector, or not at all")
-    t = p.add_argument_group("training")
-    t.add_argument("--batch-size", type=int, default=d.batch_size, help="expected real samples per step (q = batch/N)")
-    t.add_argument("--steps", type=int, default=d.steps, help="planned discriminator steps (the run stops earlier if ε is spent)")
-    t.add_argument("--epochs", type=float, default=None, help="planned epochs instead of --steps (steps = epochs·N/batch)")
-    t.add_argument("--lambda-cat", type=float, default=d.lambda_cat, help="weight of the categorical MI term")
-    t.add_argument("--lambda-cont", type=float, default=d.lambda_cont, help="weight of the continuous MI term")
-    t.add_argument("--lambda-label", type=float, default=d.lambda_label, help="labels mode: weight of the real-label term")
+    t = p.add_argument_group("training (defaults: the recipe's, see --recipe)")
+    t.add_argument("--recipe", choices=sorted(RECIPES), default=None,
+                   help="named settings; an option given here overrides its value. Default: "
+                        f"{default_recipe(True)} for private runs, {default_recipe(False)} for ε = inf")
+    t.add_argument("--batch-size", type=BATCH, default=None, help="expected real samples per step (q = batch/N)")
+    t.add_argument("--steps", type=whole(1, 10**9, "steps"), default=None,
+                   help="planned discriminator steps (the run stops earlier if ε is spent)")
+    t.add_argument("--epochs", type=number(0.0, 1e6, open_lo=True), default=None, help="planned epochs instead of --steps (steps = epochs·N/batch)")
+    t.add_argument("--lambda-cat", type=WEIGHT, default=d.lambda_cat, help="weight of the categorical MI term")
+    t.add_argument("--lambda-cont", type=WEIGHT, default=d.lambda_cont, help="weight of the continuous MI term")
+    t.add_argument("--lambda-label", type=WEIGHT, default=d.lambda_label, help="labels mode: weight of the real-label term")
     m, z = ModelConfig(), LatentConfig()
-    add_network_options(t, d_steps_per_g=d.d_steps_per_g, lr_d=d.lr_d, lr_g=d.lr_g, g_width=m.g_width,
-                        d_width=m.d_width, d_hidden=m.d_hidden, noise_dim=z.noise_dim, n_continuous=z.n_continuous)
-    t.add_argument("--seed", type=int, default=d.seed, help="random seed")
-    t.add_argument("--threads", type=int, default=0, help="CPU threads (0 = torch default)")
+    add_network_options(t, d_steps_per_g=None, lr_d=None, lr_g=None, g_width=None,
+                        d_width=None, d_hidden=m.d_hidden, noise_dim=z.noise_dim, n_continuous=z.n_continuous)
+    t.add_argument("--adaptive-d-steps", action=argparse.BooleanOptionalAction, default=d.adaptive_d_steps,
+                   help="raise D steps per G step 1→2→5→10→20→50 when D's accuracy on generated images "
+                        "(EMA 0.99) falls to 0.6 (free in privacy)")
+    t.add_argument("--ema-decay", type=number(0.0, 0.999999, what="EMA decay"), default=d.ema_decay,
+                   help="EMA of the generator's weights for sampling and export (0 = off; 0.999 typical)")
+    t.add_argument("--warm-start", default=d.warm_start, metavar="CKPT",
+                   help="initialise G and D from a checkpoint trained on public data (font-digits); no privacy cost")
+    t.add_argument("--seed", type=SEED, default=d.seed, help="random seed")
+    t.add_argument("--threads", type=THREADS, default=0, help="CPU threads (0 = torch default)")
     o = p.add_argument_group("output")
     o.add_argument("--run-dir", type=Path, default=None, help="run folder (default: runs/<timestamp-id>)")
     o.add_argument("--out", type=Path, default=None, help="also copy the final checkpoint here")
     o.add_argument("--resume", type=Path, default=None, help="continue from a checkpoint (its accountant keeps counting)")
-    o.add_argument("--sample-every", type=int, default=d.sample_every, help="sample grid PNG every K steps")
-    o.add_argument("--checkpoint-every", type=int, default=d.checkpoint_every, help="checkpoint every K steps")
-    o.add_argument("--log-every", type=int, default=20, help="metrics.jsonl line every K steps")
+    o.add_argument("--sample-every", type=whole(1, 10**9), default=d.sample_every, help="sample grid PNG every K steps")
+    o.add_argument("--checkpoint-every", type=whole(1, 10**9), default=d.checkpoint_every, help="checkpoint every K steps")
+    o.add_argument("--log-every", type=whole(1, 10**9), default=20, help="metrics.jsonl line every K steps")
     o.add_argument("--quiet", action="store_true", help="no progress bar")
     p.set_defaults(handler=cmd_train)
 
 
 def config_from_args(a: argparse.Namespace, n_samples: int) -> TrainConfig:
-    steps = a.steps
-    if a.epochs is not None:
-        if not a.epochs > 0:
-            raise UsageError(f"--epochs must be positive, got {a.epochs}")
-        if a.batch_size <= 0:
-            raise UsageError(f"batch size must be positive, got {a.batch_size}")
-        steps = max(1, round(a.epochs * n_samples / a.batch_size))
     epsilon: Optional[float] = a.epsilon
     if epsilon is None and a.sigma is None:
         epsilon = 10.0  # fixed σ without a budget runs the planned steps and reports ε
+    private = not (epsilon is not None and math.isinf(epsilon) and a.sigma is None)
+    recipe = RECIPES[a.recipe or default_recipe(private)]
+    base, model_base = TrainConfig(), ModelConfig()
+
+    def pick(name: str):
+        """The option if given, else the recipe's value, else the config's default."""
+        given = getattr(a, name)
+        if given is not None:
+            return given
+        return recipe.get(name, getattr(model_base if name in MODEL_FIELDS else base, name))
+
+    batch_size, steps = pick("batch_size"), pick("steps")
+    if a.epochs is not None:
+        if not a.epochs > 0:
+            raise UsageError(f"--epochs must be positive, got {a.epochs}")
+        if batch_size <= 0:
+            raise UsageError(f"batch size must be positive, got {batch_size}")
+        steps = max(1, round(a.epochs * n_samples / batch_size))
     return TrainConfig(
-        dataset=a.dataset, code_mode=a.code_mode, batch_size=a.batch_size, steps=steps,
-        d_steps_per_g=a.d_steps_per_g, lr_d=a.lr_d, lr_g=a.lr_g, lambda_cat=a.lambda_cat,
+        dataset=a.dataset, code_mode=a.code_mode, batch_size=batch_size, steps=steps,
+        d_steps_per_g=pick("d_steps_per_g"), lr_d=pick("lr_d"), lr_g=pick("lr_g"), lambda_cat=a.lambda_cat,
         lambda_cont=a.lambda_cont, lambda_label=a.lambda_label, sample_every=a.sample_every,
         checkpoint_every=a.checkpoint_every, seed=a.seed, threads=a.threads,
-        model=ModelConfig(g_width=a.g_width, d_width=a.d_width, d_hidden=a.d_hidden),
+        adaptive_d_steps=a.adaptive_d_steps, ema_decay=a.ema_decay, warm_start=a.warm_start,
+        model=ModelConfig(g_width=pick("g_width"), d_width=pick("d_width"), d_hidden=a.d_hidden),
         latent=LatentConfig(noise_dim=a.noise_dim, n_continuous=a.n_continuous),
         privacy=PrivacyConfig(epsilon=epsilon, delta=a.delta, noise_multiplier=a.sigma,
                               max_grad_norm=a.max_grad_norm, accountant=a.accountant, dp_step=a.dp_step,
@@ -175,10 +200,18 @@ def cmd_train(a: argparse.Namespace) -> int:
 def _writable_dir(path: Path) -> bool:
     import os
 
+    import tempfile
+
     path = path if str(path) else Path(".")
     while not path.exists():
         path = path.parent
-    return path.is_dir() and os.access(path, os.W_OK)
+    if not (path.is_dir() and os.access(path, os.W_OK)):
+        return False
+    try:  # os.access says yes to root even where nothing can be created (/proc, read-only mounts)
+        with tempfile.TemporaryFile(dir=path):
+            return True
+    except OSError:
+        return False
 
 
 def _make_run_dir(path: Path) -> Path:
@@ -192,9 +225,9 @@ def _make_run_dir(path: Path) -> Path:
 def add_sample_parser(sub) -> None:
     p = sub.add_parser("sample", help="draw images from a checkpoint into an .npz")
     p.add_argument("checkpoint", type=Path, help="a .safetensors checkpoint")
-    p.add_argument("--n", type=int, default=100, help="number of images")
+    p.add_argument("--n", type=SAMPLES, default=100, help="number of images")
     p.add_argument("--out", type=Path, required=True, help="output .npz: images uint8 [N,28,28], codes int [N], cont float [N,k]")
-    p.add_argument("--seed", type=int, default=0, help="random seed")
+    p.add_argument("--seed", type=SEED, default=0, help="random seed")
     p.add_argument("--code", type=int, default=None, help="draw only this categorical code")
     p.add_argument("--png", type=Path, default=None, help="also save a grid of the images as PNG")
     p.set_defaults(handler=cmd_sample)
@@ -228,9 +261,10 @@ def add_info_parser(sub) -> None:
 
 
 def cmd_info(a: argparse.Namespace) -> int:
-    from .checkpoint import read_metadata
+    from .checkpoint import check_weights, read_metadata
 
     meta = read_metadata(a.checkpoint)
+    check_weights(a.checkpoint, meta)  # info vouches for the whole file, not only its header
     if a.json:
         print(json.dumps(meta, indent=2))
         return 0
@@ -259,9 +293,9 @@ def add_train_evaluator_parser(sub) -> None:
                        formatter_class=argparse.ArgumentDefaultsHelpFormatter)
     p.add_argument("--dataset", default="mnist", choices=DATASETS, help="real training set (its test split is reported)")
     p.add_argument("--out", type=Path, default=None, help="output .safetensors (default checkpoints/evaluator-<dataset>.safetensors)")
-    p.add_argument("--epochs", type=float, default=5.0, help="passes over the training set")
-    p.add_argument("--seed", type=int, default=0, help="random seed")
-    p.add_argument("--threads", type=int, default=0, help="CPU threads (0 = torch default)")
+    p.add_argument("--epochs", type=number(0.0, 1000.0, open_lo=True), default=5.0, help="passes over the training set")
+    p.add_argument("--seed", type=SEED, default=0, help="random seed")
+    p.add_argument("--threads", type=THREADS, default=0, help="CPU threads (0 = torch default)")
     p.set_defaults(handler=cmd_train_evaluator)
 
 
@@ -276,8 +310,8 @@ def add_evaluate_parser(sub) -> None:
                        formatter_class=argparse.ArgumentDefaultsHelpFormatter)
     p.add_argument("checkpoint", type=Path, help="a generator .safetensors checkpoint")
     add_eval_options(p)
-    p.add_argument("--seed", type=int, default=0, help="seed of the generated samples and the CAS classifier")
-    p.add_argument("--threads", type=int, default=0, help="CPU threads (0 = torch default)")
+    p.add_argument("--seed", type=SEED, default=0, help="seed of the generated samples and the CAS classifier")
+    p.add_argument("--threads", type=THREADS, default=0, help="CPU threads (0 = torch default)")
     p.add_argument("--no-write", action="store_true", help="do not write <checkpoint>.eval.json")
     p.add_argument("--json", action="store_true", help="print the results as JSON instead of a table")
     p.set_defaults(handler=cmd_evaluate)
@@ -300,12 +334,13 @@ def add_sweep_parser(sub) -> None:
     p.add_argument("--out", type=Path, required=True, help="sweep folder (one run folder per ε + sweep.csv/json)")
     p.add_argument("--dataset", default=d.dataset, choices=DATASETS, help="training data")
     p.add_argument("--code-mode", default=d.code_mode, choices=CODE_MODES, help="categorical code mode")
-    p.add_argument("--steps", type=int, default=d.steps, help="planned discriminator steps per model")
-    p.add_argument("--epochs", type=float, default=None, help="planned epochs instead of --steps")
-    p.add_argument("--batch-size", type=int, default=d.batch_size, help="expected real samples per step")
-    p.add_argument("--delta", type=float, default=None, help="target δ (default: from N, see train --help)")
-    p.add_argument("--seed", type=int, default=d.seed, help="random seed (training and evaluation)")
-    p.add_argument("--threads", type=int, default=0, help="CPU threads (0 = torch default)")
+    p.add_argument("--steps", type=whole(1, 10**9, "steps"), default=d.steps, help="planned discriminator steps per model")
+    p.add_argument("--epochs", type=number(0.0, 1e6, open_lo=True), default=None, help="planned epochs instead of --steps")
+    p.add_argument("--batch-size", type=BATCH, default=d.batch_size, help="expected real samples per step")
+    p.add_argument("--delta", type=number(0.0, 1.0, open_lo=True, what="δ"), default=None,
+                   help="target δ (default: from N, see train --help)")
+    p.add_argument("--seed", type=SEED, default=d.seed, help="random seed (training and evaluation)")
+    p.add_argument("--threads", type=THREADS, default=0, help="CPU threads (0 = torch default)")
     add_eval_options(p)
     p.add_argument("train_args", nargs=argparse.REMAINDER, help="extra `train` options after --")
     p.set_defaults(handler=cmd_sweep)
@@ -329,18 +364,20 @@ def add_attack_parser(sub) -> None:
     p.add_argument("checkpoint", type=Path, help="a .safetensors checkpoint")
     p.add_argument("--members", type=Path, default=None, help="training images: .npz with uint8 'images' [N,28,28]")
     p.add_argument("--nonmembers", type=Path, default=None, help="held-out images, same format (ideally same N)")
-    p.add_argument("--lab-seed", type=int, default=LAB_SEED, help="attack-lab split: permutation seed of the 5,000 offline digits")
-    p.add_argument("--lab-size", type=int, default=LAB_SIZE, help="attack-lab split: members")
-    p.add_argument("--lab-nonmembers", type=int, default=LAB_NONMEMBERS, help="attack-lab split: non-members")
-    p.add_argument("--lab-canaries", type=int, default=LAB_CANARIES, help="attack-lab split: stamped canaries trained on (as many held out)")
-    p.add_argument("--n-generated", type=int, default=10000, help="generated samples for the black-box attack")
-    p.add_argument("--seed", type=int, default=0, help="seed of the generated samples")
+    p.add_argument("--lab-seed", type=SEED, default=LAB_SEED, help="attack-lab split: permutation seed of the 5,000 offline digits")
+    p.add_argument("--lab-size", type=whole(1, 4999, "attack-lab members"), default=LAB_SIZE, help="attack-lab split: members")
+    p.add_argument("--lab-nonmembers", type=whole(1, 4999, "attack-lab non-members"), default=LAB_NONMEMBERS,
+                   help="attack-lab split: non-members")
+    p.add_argument("--lab-canaries", type=whole(0, 2499, "attack-lab canaries"), default=LAB_CANARIES,
+                   help="attack-lab split: stamped canaries trained on (as many held out)")
+    p.add_argument("--n-generated", type=SAMPLES, default=10000, help="generated samples for the black-box attack")
+    p.add_argument("--seed", type=SEED, default=0, help="seed of the generated samples")
     p.add_argument("--features", action="store_true", help="also attack with evaluator-feature distances (records the evaluator's sha256)")
     p.add_argument("--evaluator", type=Path, default=None, help="evaluator file (default: checkpoints/evaluator-<dataset>.safetensors)")
     p.add_argument("--out", type=Path, default=None, help="results JSON (default: <checkpoint stem>.attack.json beside it)")
     p.add_argument("--no-write", action="store_true", help="print only, write no file")
     p.add_argument("--json", action="store_true", help="also print the settings and bounds as JSON")
-    p.add_argument("--threads", type=int, default=0, help="CPU threads (0 = torch default)")
+    p.add_argument("--threads", type=THREADS, default=0, help="CPU threads (0 = torch default)")
     p.set_defaults(handler=cmd_attack)
 
 

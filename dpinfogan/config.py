@@ -14,6 +14,7 @@ CODE_MODES = ("labels", "unsupervised")
 ACCOUNTANTS = ("rdp", "prv")
 DP_STEPS = ("fast", "opacus")
 CLIP_FAKE = ("sample", "batch", "none")
+D_STEP_LADDER = (1, 2, 5, 10, 20, 50)  # adaptive n_D's rungs (Bie et al.)
 MAX_FINITE_EPSILON = 100.0  # above this a finite ε protects nothing (e^ε ≈ 10^43); ask for inf instead
 DEFAULT_DELTA = 1e-5  # δ when none is given and N ≤ 10,000 (see default_delta)
 
@@ -136,6 +137,16 @@ class TrainConfig:
     lambda_cat: float = 1.0  # weight of the categorical code's MI term (cross-entropy)
     lambda_cont: float = 0.1  # weight of the continuous codes' MI term (Gaussian NLL)
     lambda_label: float = 1.0  # labels mode: weight of the real-label classification term (inside the DP step)
+    # Adaptive n_D (Bie et al., "Private GANs revisited"): climb d_steps_per_g along D_STEP_LADDER
+    # whenever an EMA (β = 0.99) of D's accuracy on generated images falls to ≤ 0.6. Generated data
+    # only, so free in privacy.
+    adaptive_d_steps: bool = False
+    # EMA of the generator's weights, used for sampling, grids and export (0 = off; DPImageBench's
+    # DP-GAN: 0.999). Free in privacy: the generator never sees real data.
+    ema_decay: float = 0.0
+    # A public warm start: a checkpoint trained on public data (font-digits) whose G and D weights
+    # initialise this run ("" = random init). Costs no privacy; the accountant counts this run's steps.
+    warm_start: str = ""
     sample_every: int = 200  # write a sample grid PNG every K discriminator steps
     checkpoint_every: int = 500  # write a checkpoint every K discriminator steps
     seed: int = 0  # seeds the model init, the sampler and the noise
@@ -155,6 +166,10 @@ class TrainConfig:
         for name in ("steps", "d_steps_per_g", "sample_every", "checkpoint_every"):
             if getattr(self, name) < 1:
                 raise ValueError(f"{name} must be at least 1, got {getattr(self, name)}")
+        if not (isinstance(self.ema_decay, (int, float)) and 0 <= self.ema_decay < 1):
+            raise ValueError(f"generator EMA decay must be in [0, 1), got {self.ema_decay}")
+        if self.adaptive_d_steps and self.d_steps_per_g not in D_STEP_LADDER:
+            raise ValueError(f"adaptive D steps start on a rung of the ladder {D_STEP_LADDER}, got {self.d_steps_per_g}")
         for name in ("lr_d", "lr_g"):
             v = getattr(self, name)
             if not (v > 0 and math.isfinite(v)):

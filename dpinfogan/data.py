@@ -18,7 +18,7 @@ import numpy as np
 import torch
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
-DATASETS = ("mnist", "fashion-mnist", "kmnist", "offline-digits")
+DATASETS = ("mnist", "fashion-mnist", "kmnist", "offline-digits", "font-digits")  # font-digits: public, synthetic
 OFFLINE = "offline-digits"
 _TV_NAMES = {"mnist": "MNIST", "fashion-mnist": "FashionMNIST", "kmnist": "KMNIST"}
 CLASS_NAMES = {
@@ -101,12 +101,16 @@ def load_dataset(name: str, train: bool = True, download: bool = True) -> ImageD
         raise ValueError(f"unknown dataset {name!r}; choose one of: {', '.join(DATASETS)}")
     if key == OFFLINE:
         return offline_digits(train)
+    if key == "font-digits":  # imported here: fontdigits builds on this module
+        from .fontdigits import font_digits
+
+        return font_digits(20000 if train else 2000, seed=0 if train else 1)
     import torchvision.datasets as tvd
 
     cls = getattr(tvd, _TV_NAMES[key])
     root = data_root()
     try:
-        ds = cls(str(root), train=train, download=False)
+        ds = _open_torchvision(cls, root, train)
     except RuntimeError:
         ds = _try_download(cls, root, train) if download and not offline_mode() else None
     if ds is not None:
@@ -130,6 +134,29 @@ def load_dataset(name: str, train: bool = True, download: bool = True) -> ImageD
         f"{_TV_NAMES[key]} is not under {root} and could not be downloaded (offline?); "
         f"set DPINFOGAN_DATA to a folder that holds it, or use 'mnist' / 'offline-digits'"
     )
+
+
+def _open_torchvision(cls, root: Path, train: bool):
+    """A torchvision dataset already on disk. ``RuntimeError`` when it is absent (try a download);
+    ``ValueError`` with a plain message when its files are there but cannot be parsed — torchvision
+    then raises AssertionError, IndexError or worse, which must not reach the user as a traceback."""
+    try:
+        ds = cls(str(root), train=train, download=False)
+        if ds.data.ndim != 3 or tuple(ds.data.shape[1:]) != (28, 28) or len(ds.targets) != len(ds.data):
+            raise ValueError(f"unexpected shapes {tuple(ds.data.shape)} / {len(ds.targets)} labels")
+    except RuntimeError as e:
+        if "not found" in str(e).lower():
+            raise
+        raise _unreadable(cls, root, e) from None
+    except Exception as e:  # noqa: BLE001 - any parse failure of files we did not write
+        raise _unreadable(cls, root, e) from None
+    return ds
+
+
+def _unreadable(cls, root: Path, e: BaseException) -> ValueError:
+    what = str(e).strip().splitlines()[0][:120] if str(e).strip() else type(e).__name__
+    return ValueError(f"the {cls.__name__} files under {root} (DPINFOGAN_DATA) are there but could not be read "
+                      f"({what}); delete or replace them, or use 'offline-digits'")
 
 
 def offline_mode() -> bool:
@@ -156,8 +183,8 @@ def available_datasets() -> list[str]:
     out = []
     for key, tv in _TV_NAMES.items():
         try:
-            getattr(tvd, tv)(str(data_root()), train=True, download=False)
+            _open_torchvision(getattr(tvd, tv), data_root(), train=True)
             out.append(key)
-        except RuntimeError:
+        except (RuntimeError, ValueError):  # absent or unreadable: not offered
             pass
     return out + [OFFLINE]

@@ -74,7 +74,10 @@ def read_safetensors_json(path: str | os.PathLike, key: str, fmt: str, version: 
         raise ValueError(f"{path} is not a {what} (unreadable or truncated header: {e})") from None
     if not isinstance(meta, dict) or meta.get("format") != fmt:
         raise ValueError(f"{path} is not a {what} (format {meta.get('format') if isinstance(meta, dict) else None!r})")
-    if meta.get("format_version", 0) > version:
+    got = meta.get("format_version", 0)
+    if not isinstance(got, int) or isinstance(got, bool):
+        raise ValueError(f"{path} is not a {what} (format_version {got!r} is not a whole number)")
+    if got > version:
         raise ValueError(f"{path} was written by a newer DP-InfoGAN (format {meta['format_version']}); upgrade to read it")
     return meta
 

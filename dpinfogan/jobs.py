@@ -8,7 +8,8 @@ browser tab or an app restart finds the same jobs. Files this module adds to a r
 * ``train.log``: the trainer's stdout and stderr (its ``error: ...`` line when it fails);
 * ``stop_requested``: written by :func:`stop`, so a run killed before its first step reads "stopped".
 
-No Streamlit here: the app's pages call these functions and poll the folders.
+Each run is started through :mod:`dpinfogan.supervisor`, which starts the next queued run when the
+trainer ends, so the queue moves with no browser open. No Streamlit here: the app's pages call these functions and poll the folders.
 """
 from __future__ import annotations
 
@@ -25,11 +26,11 @@ from typing import Any, Optional
 from .config import TrainConfig
 from .data import OFFLINE, PROJECT_ROOT
 from .fileio import atomic_write_json
-from .runs import RunInfo, list_runs, new_run_dir, pid_alive, read_json, read_run, runs_root
+from .runs import (STOP_NAME, RunInfo, list_runs, new_run_dir, pid_alive, process_alive, process_start, read_json,
+                   read_run, runs_root)
 
 LOG_NAME = "train.log"
 JOB_NAME = "job.json"
-STOP_NAME = "stop_requested"
 # Training samples per dataset (train split), to validate δ < 1/N and batch ≤ N without loading data.
 TRAIN_SIZES = {OFFLINE: 4000, "mnist": 60000, "fashion-mnist": 60000, "kmnist": 60000}
 _children: dict[int, subprocess.Popen] = {}  # reaped on every listing so they never linger as zombies
@@ -59,7 +60,10 @@ def train_argv(cfg: TrainConfig, run_dir: Path, log_every: int = 10) -> list[str
             "--noise-dim", str(lat.noise_dim), "--n-continuous", str(lat.n_continuous),
             "--seed", str(cfg.seed), "--threads", str(cfg.threads),
             "--sample-every", str(cfg.sample_every), "--checkpoint-every", str(cfg.checkpoint_every),
-            "--log-every", str(log_every)]
+            "--log-every", str(log_every), "--ema-decay", repr(cfg.ema_decay),
+            "--adaptive-d-steps" if cfg.adaptive_d_steps else "--no-adaptive-d-steps"]
+    if cfg.warm_start:
+        argv += ["--warm-start", cfg.warm_start]
     if eps is not None:
         argv += ["--epsilon", "inf" if math.isinf(eps) else repr(float(eps))]
     if p.noise_multiplier is not None:
@@ -97,28 +101,35 @@ def launch(
 
 
 def _start(run_dir: Path) -> bool:
-    """Start a queued run's process; False when another caller claimed it first."""
-    try:  # claim atomically: two tabs pumping the queue at once must not start it twice
+    """Start a queued run's supervisor (which starts the trainer); False when another caller claimed
+    it first."""
+    try:  # claim atomically: two tabs (or a tab and a supervisor) pumping at once must not start it twice
         os.close(os.open(run_dir / ".started", os.O_CREAT | os.O_EXCL | os.O_WRONLY))
     except FileExistsError:
         return False
     job = read_json(run_dir / JOB_NAME) or {}
-    argv = job.get("argv")
-    if not argv:
-        atomic_write_json(run_dir / "status.json", {"state": "failed", "message": "job.json is missing or unreadable",
-                                                    "updated": time.time()})
+    if not job.get("argv"):
+        mark(run_dir, "failed", "job.json is missing or unreadable")
         return True
-    env = {**os.environ, "PYTHONUNBUFFERED": "1"}
     with open(run_dir / LOG_NAME, "ab") as log:
-        proc = subprocess.Popen(argv, cwd=str(PROJECT_ROOT), stdout=log, stderr=subprocess.STDOUT,
-                                stdin=subprocess.DEVNULL, env=env, start_new_session=True)
+        proc = subprocess.Popen([sys.executable, "-m", "dpinfogan.supervisor", str(run_dir)], cwd=str(PROJECT_ROOT),
+                                stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
+                                env={**os.environ, "PYTHONUNBUFFERED": "1"}, start_new_session=True)
     _children[proc.pid] = proc
-    # "running" with the child's pid from the first moment: if it dies while importing, the run
-    # reads "failed" (dead pid) instead of hanging in "queued". The trainer keeps these fields.
+    # "running" with the supervisor's pid (and start time) from the first moment: if it dies, the run
+    # reads "failed" instead of hanging in "queued". The trainer replaces them with its own.
     status = read_json(run_dir / "status.json") or {}
-    status.update(state="running", pid=proc.pid, started=time.time(), updated=time.time())
+    status.update(state="running", pid=proc.pid, pid_start=process_start(proc.pid), started=time.time(),
+                  updated=time.time())
     atomic_write_json(run_dir / "status.json", status)
     return True
+
+
+def mark(run_dir: Path, state: str, message: str) -> None:
+    """Write a final state and its reason into a run's status.json."""
+    status = read_json(run_dir / "status.json") or {}
+    status.update(state=state, message=message, updated=time.time())
+    atomic_write_json(run_dir / "status.json", status)
 
 
 def _reap() -> None:
@@ -197,8 +208,10 @@ def job_of(info: RunInfo) -> Job:
     if state in ("running", "stopping") and last.get("elapsed") and step > 0:
         eta = max(0.0, (target - step) * float(last["elapsed"]) / step)
     message = str(st.get("message", ""))
-    if state == "failed" and not message:
-        message = log_tail(info.path, 3) or "the training process ended without saying why"
+    if state == "failed":  # the trainer's own "error: ..." line says more than "ended unexpectedly"
+        said = [ln for ln in log_tail(info.path, 5).splitlines() if ln.startswith("error:")]
+        message = "; ".join(filter(None, [message, *said[-1:]])) or log_tail(info.path, 3) \
+            or "the training process ended without saying why"
     if info.error:
         state, message = "failed", info.error
     return Job(info, state, step, target, eps, eta, message=message)
@@ -223,7 +236,14 @@ def list_jobs(root: Optional[str | os.PathLike] = None, pump_queue: bool = True)
 
 
 def get_job(run_dir: str | os.PathLike) -> Job:
-    return job_of(read_run(run_dir))
+    """One run's job, with its queue position (1 = next) when it is queued."""
+    job = job_of(read_run(run_dir))
+    if job.state == "queued":
+        ahead = [r for r in list_runs(Path(run_dir).parent) if r.state == "queued"]
+        mine = _requested(job.info)
+        job.queue_position = 1 + sum(1 for r in ahead if r.path != job.path
+                                     and (_requested(r), r.path.name) < (mine, job.path.name))
+    return job
 
 
 def log_tail(run_dir: str | os.PathLike, lines: int = 20) -> str:
@@ -235,13 +255,15 @@ def log_tail(run_dir: str | os.PathLike, lines: int = 20) -> str:
     return "\n".join(text.strip().splitlines()[-lines:])
 
 
-def _is_our_trainer(pid: int) -> bool:
-    """Only signal a process that is a dpinfogan trainer (pids get reused)."""
-    try:
-        cmd = Path(f"/proc/{pid}/cmdline").read_bytes().replace(b"\0", b" ")
+def _is_our_trainer(pid: int, start: Optional[int]) -> bool:
+    """Only signal the process that wrote the status: same pid *and* start time (pids get reused)."""
+    if start is not None:
+        return process_alive(pid, start)
+    try:  # a status from before start times were recorded: check the command line
+        cmd = Path(f"/proc/{pid}/cmdline").read_bytes()
     except OSError:
         return pid_alive(pid)  # no /proc (macOS): trust the pid the trainer wrote itself
-    return b"dpinfogan" in cmd and b"train" in cmd
+    return b"dpinfogan" in cmd
 
 
 def stop(run_dir: str | os.PathLike) -> bool:
@@ -259,14 +281,16 @@ def stop(run_dir: str | os.PathLike) -> bool:
         return True
     if job.state not in ("running", "stopping"):
         return False
-    pid = int(job.info.status.get("pid", 0) or 0)
-    if pid <= 0 or not _is_our_trainer(pid):
-        return False
     (run_dir / STOP_NAME).write_text(str(time.time()))
+    pid = int(job.info.status.get("pid", 0) or 0)
+    if pid <= 0 or not _is_our_trainer(pid, job.info.status.get("pid_start")):
+        mark(run_dir, "stopped", "stopped: its process was already gone")  # a dead run never blocks the queue
+        pump(run_dir.parent)
+        return True
     try:
         os.kill(pid, signal.SIGTERM)
     except ProcessLookupError:
-        return False
+        mark(run_dir, "stopped", "stopped: its process was already gone")
     return True
 
 

@@ -14,9 +14,11 @@ from typing import Any, Optional
 
 from .data import PROJECT_ROOT
 from .fileio import atomic_save_png, atomic_write_json, jsonable
+from .metadata import MetadataError, clean_metrics, validate_status, validate_train_config
 
 CHECKPOINT_NAME = "checkpoint.safetensors"
 STATES = ("queued", "running", "finished", "stopped", "failed")
+STOP_NAME = "stop_requested"  # written by dpinfogan.jobs.stop before it signals the trainer
 
 
 def runs_root() -> Path:
@@ -66,7 +68,7 @@ class RunWriter:
         if state not in STATES:
             raise ValueError(f"unknown run state {state!r}")
         old = read_json(self.path / "status.json") or {}
-        old.update(info, state=state, updated=time.time(), pid=os.getpid())
+        old.update(info, state=state, updated=time.time(), pid=os.getpid(), pid_start=process_start(os.getpid()))
         atomic_write_json(self.path / "status.json", old)
 
     @property
@@ -92,7 +94,7 @@ class RunInfo:
     def state(self) -> str:
         """Run state; a "running" run whose process is gone is reported as "failed"."""
         st = self.status.get("state", "unknown")
-        if st == "running" and not pid_alive(self.status.get("pid")):
+        if st == "running" and not process_alive(self.status.get("pid"), self.status.get("pid_start")):
             return "failed"
         return st
 
@@ -115,7 +117,7 @@ def read_json(path: Path) -> Optional[dict]:
 
 
 def read_metrics(path: Path) -> list[dict[str, Any]]:
-    """Parse metrics.jsonl, skipping a torn (partially written) line."""
+    """Parse metrics.jsonl, skipping a torn (partially written) line and lines the schema refuses."""
     out = []
     try:
         text = path.read_text()
@@ -126,20 +128,69 @@ def read_metrics(path: Path) -> list[dict[str, Any]]:
             out.append(json.loads(line))
         except ValueError:
             continue
-    return out
+    return clean_metrics(out)
 
 
 def read_run(path: str | os.PathLike) -> RunInfo:
+    """One run folder, checked against :mod:`dpinfogan.metadata`; ``error`` says why it is skipped.
+
+    A run recorded as running whose process is gone is written back as failed (or stopped, when a
+    stop was asked), so the file on disk tells the truth without a browser open.
+    """
     path = Path(path)
     info = RunInfo(path)
     config = read_json(path / "config.json")
     if config is None:
         info.error = f"run {path.name}: config.json is missing or unreadable"
         return info
-    info.config = config
-    info.status = read_json(path / "status.json") or {}
+    status = read_json(path / "status.json")
+    try:
+        info.config = validate_train_config(config, "config.json", known_only=False)  # trainers add "derived"
+        info.status = validate_status(status) if status is not None else {}
+    except MetadataError as e:
+        info.error = f"run {path.name}: skipped: {e}"
+        return info
     info.metrics = read_metrics(path / "metrics.jsonl")
+    if info.status.get("state") == "running" and info.state == "failed":
+        info.status = finalize_dead_run(path, info.status) or info.status
     return info
+
+
+def finalize_dead_run(path: Path, seen: dict[str, Any], exit_code: Optional[int] = None) -> Optional[dict]:
+    """Record on disk that a "running" run's process is gone; returns the new status (None if the
+    run had moved on meanwhile, e.g. it wrote "finished" just before exiting).
+
+    ``exit_code`` comes from the supervisor that waited for the trainer: it knows the trainer ended.
+    """
+    now = read_json(path / "status.json") or {}
+    if now.get("state") != "running" or now.get("pid") != seen.get("pid"):
+        return now or None
+    if exit_code is None and process_alive(now.get("pid"), now.get("pid_start")):
+        return None
+    step = _checkpoint_step(path)
+    kept = f"last checkpoint kept at step {step}" if step is not None else "no checkpoint was saved"
+    if (path / STOP_NAME).exists():
+        now.update(state="stopped", message=f"stopped before the trainer could save; {kept}")
+    else:
+        how = f" (exit code {exit_code})" if exit_code is not None else ""
+        now.update(state="failed", message=f"the training process ended unexpectedly{how}; {kept}")
+    if step is not None:
+        now["checkpoint_step"] = step
+    now["updated"] = time.time()
+    atomic_write_json(path / "status.json", now)
+    return now
+
+
+def _checkpoint_step(path: Path) -> Optional[int]:
+    ckpt = path / CHECKPOINT_NAME
+    if not ckpt.is_file():
+        return None
+    from .checkpoint import read_metadata  # lazy: only for the rare dead run
+
+    try:
+        return int(read_metadata(ckpt)["training"]["steps"])
+    except (ValueError, KeyError, TypeError, OSError):
+        return None
 
 
 def list_runs(root: Optional[str | os.PathLike] = None) -> list[RunInfo]:
@@ -151,11 +202,35 @@ def list_runs(root: Optional[str | os.PathLike] = None) -> list[RunInfo]:
     return [read_run(p) for p in dirs]
 
 
+def process_start(pid: Any) -> Optional[int]:
+    """When the process started (clock ticks after boot, from /proc); None where unknown.
+
+    Together with the pid this names one process: a pid reused by another process has another start.
+    """
+    try:
+        fields = Path(f"/proc/{int(pid)}/stat").read_text().rsplit(")", 1)[1].split()
+        return int(fields[19])
+    except (OSError, ValueError, IndexError, TypeError):
+        return None
+
+
+def process_alive(pid: Any, start: Any = None) -> bool:
+    """True when process ``pid`` runs and, if ``start`` is known, is the one that started then."""
+    if not pid_alive(pid):
+        return False
+    if start is None:
+        return True
+    now = process_start(pid)
+    return now is None or now == start
+
+
 def pid_alive(pid: Any) -> bool:
     try:
         pid = int(pid)
+        if pid <= 0:
+            return False
         os.kill(pid, 0)
-    except (TypeError, ValueError, ProcessLookupError):
+    except (TypeError, ValueError, ProcessLookupError, OverflowError):
         return False
     except PermissionError:
         return True

@@ -17,7 +17,7 @@ from typing import Callable, Optional
 import torch
 
 from .accounting import calibrate_noise, epsilon_of, history_of, make_accountant, max_steps_within
-from .checkpoint import Checkpoint, privacy_guarantee, restore_optimizer, save_checkpoint
+from .checkpoint import Checkpoint, load_checkpoint, privacy_guarantee, restore_optimizer, save_checkpoint
 from .config import TrainConfig, default_delta
 from .data import ImageData, to_uint8
 from .fileio import image_grid
@@ -25,6 +25,7 @@ from .latent import fixed_grid_latent, sample_latent
 from .losses import generator_loss
 from .models import build_models
 from .privacy import PrivateDStep
+from .recipe import AdaptiveDSteps, GeneratorEMA, check_warm_start_fits, warm_start_info
 from .runs import RunWriter
 from .secret import SecretRandom
 
@@ -62,7 +63,7 @@ class Trainer:
     """
 
     def __init__(self, cfg: TrainConfig, data: ImageData, resume: Optional[Checkpoint] = None):
-        if cfg.privacy.delta is None:  # "auto": the resumed run's δ, else 1e-5 or lower for large N
+        if cfg.privacy.delta is None and cfg.privacy.private:  # "auto": the resumed run's δ, else from N
             rp = resume.meta["privacy"] if resume is not None else {}
             cfg.privacy.delta = float(rp["delta"]) if rp.get("private") and rp.get("delta") else default_delta(len(data))
         cfg.validate(len(data))
@@ -84,10 +85,20 @@ class Trainer:
         self.n = len(data)
         self.sample_rate = cfg.batch_size / self.n  # q
         self.step_count, self.g_step_count, self.elapsed = 0, 0, 0.0
+        self.warm_start: Optional[dict] = None
+        if cfg.warm_start and resume is None:  # public weights in, no privacy spent (dpinfogan/recipe.py)
+            warm = load_checkpoint(cfg.warm_start)
+            check_warm_start_fits(cfg, warm.config)
+            self.warm_start = warm_start_info(warm.meta, cfg.warm_start)
+            self.g.load_state_dict(warm.generator.state_dict())
+            self.d.load_state_dict(warm.discriminator.state_dict())
         history = []
+        tr: dict = {}
         if resume is not None:
             _check_resumable(cfg, resume)
-            self.g.load_state_dict(resume.generator.state_dict())
+            tr = resume.meta["training"]
+            self.warm_start = tr.get("warm_start")
+            self.g.load_state_dict(resume.raw_generator_state or resume.generator.state_dict())
             self.d.load_state_dict(resume.discriminator.state_dict())
             restore_optimizer(resume, "g", self.opt_g)
             restore_optimizer(resume, "d", self.opt_d)
@@ -98,6 +109,14 @@ class Trainer:
             self.elapsed = float(resume.meta["training"].get("seconds", 0.0))
             if p.private and p.noise_multiplier is None and rp.get("private") and rp.get("noise_multiplier"):
                 p.noise_multiplier = float(rp["noise_multiplier"])  # keep the σ the run started with
+        self.ema = GeneratorEMA(self.g, cfg.ema_decay) if cfg.ema_decay > 0 else None
+        if self.ema is not None and resume is not None and resume.raw_generator_state:
+            self.ema.model.load_state_dict(resume.generator.state_dict())  # the file's G is the average
+            self.ema.updates = self.g_step_count
+        self.d_steps_per_g = int(tr.get("d_steps_per_g", cfg.d_steps_per_g))  # n_D now (adaptive: climbs)
+        self.adaptive = (AdaptiveDSteps(self.d_steps_per_g, ema=float(tr.get("d_acc_fake_ema", 1.0)))
+                         if cfg.adaptive_d_steps else None)
+        self._d_since_g = 0
         self.accountant = make_accountant(p.accountant, history)
         remaining = max(cfg.steps - self.step_count, 0)
         if not p.private:
@@ -166,13 +185,20 @@ class Trainer:
             self.accountant.step(noise_multiplier=self.sigma, sample_rate=self.sample_rate)
         self.step_count += 1
         self.budget_steps -= 1
-        if self.step_count % self.cfg.d_steps_per_g == 0:
-            stats["loss_g"] = self._g_step()
+        self._d_since_g += 1
+        if self._d_since_g >= self.d_steps_per_g:
+            self._d_since_g = 0
+            stats["loss_g"], stats["d_acc_fake"] = self._g_step()
+            if self.adaptive is not None:
+                self.d_steps_per_g = self.adaptive.update(stats["d_acc_fake"])
+        stats["d_steps_per_g"] = self.d_steps_per_g
         self.elapsed += time.perf_counter() - t0
         stats["real_batch"] = int(x.shape[0])
         return stats
 
-    def _g_step(self) -> float:
+    def _g_step(self) -> tuple[float, float]:
+        """One generator step; returns its loss and D's accuracy on its generated images (the
+        fraction D calls fake: generated data only, so free in privacy)."""
         lat = sample_latent(self.cfg.latent, self.cfg.batch_size, generator=self.rng)
         out = self.d(self.g(lat.vector(self.cfg.latent)))
         loss = generator_loss(out, lat, self.cfg)
@@ -180,15 +206,22 @@ class Trainer:
         for p, gr in zip(self.g.parameters(), grads):
             p.grad = gr
         self.opt_g.step()
+        if self.ema is not None:
+            self.ema.update(self.g)
         self.g_step_count += 1
-        return float(loss)
+        return float(loss.detach()), float((out.logit.detach() < 0).float().mean())
+
+    @property
+    def sampling_generator(self) -> torch.nn.Module:
+        """The generator that draws grids and is exported: the EMA average when on."""
+        return self.ema.model if self.ema is not None else self.g
 
     @torch.no_grad()
     def sample_grid(self, per_code: int = 8):
         """The fixed-latent grid (one row per categorical code) as a PIL image."""
-        self.g.eval()
+        g = self.sampling_generator.eval()
         lat = fixed_grid_latent(self.cfg.latent, per_code)
-        imgs = to_uint8(self.g(lat.vector(self.cfg.latent)))
+        imgs = to_uint8(g(lat.vector(self.cfg.latent)))
         return image_grid(imgs, nrow=per_code, scale=2)
 
     def privacy_meta(self) -> dict:
@@ -212,11 +245,17 @@ class Trainer:
         }
 
     def save(self, path: str | Path, half: bool = False, with_optimizers: bool = True) -> Path:
+        training = {"steps": self.step_count, "g_steps": self.g_step_count, "seconds": round(self.elapsed, 2),
+                    "dataset_source": self.data.source, "threads": torch.get_num_threads(),
+                    "d_steps_per_g": self.d_steps_per_g, "warm_start": self.warm_start}
+        if self.adaptive is not None:
+            training["d_acc_fake_ema"] = self.adaptive.ema
+        # With an EMA the file's generator is the average (what sampling uses); the raw generator
+        # travels along only with the optimizer state, for an exact resume.
+        extra = {"g_raw.": self.g} if self.ema is not None and with_optimizers else None
         return save_checkpoint(
-            path, config=self.cfg, generator=self.g, discriminator=self.d,
-            privacy=self.privacy_meta(),
-            training={"steps": self.step_count, "g_steps": self.g_step_count, "seconds": round(self.elapsed, 2),
-                      "dataset_source": self.data.source, "threads": torch.get_num_threads()},
+            path, config=self.cfg, generator=self.sampling_generator, discriminator=self.d,
+            privacy=self.privacy_meta(), training=training, extra_modules=extra,
             code_to_label=list(range(self.cfg.latent.n_categories)) if self.cfg.code_mode == "labels" else None,
             optimizers={"g": self.opt_g, "d": self.opt_d} if with_optimizers else None,
             half=half,

@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Optional
 
+from .accounting import compose_epsilon
 from .checkpoint import read_metadata
 from .data import PROJECT_ROOT
 from .metrics import eval_json_path
@@ -69,6 +70,44 @@ ZOO = [
     ZooModel("mnist-unsupervised-eps10", 10.0, "unsupervised"),
     ZooModel("mnist-unsupervised-epsinf", math.inf, "unsupervised"),
 ]
+
+
+@dataclass(frozen=True)
+class JointRelease:
+    """The guarantee of publishing several checkpoints trained on the same data together."""
+
+    names: tuple[str, ...]  # the checkpoints composed (file stems)
+    epsilon: float  # joint ε at ``delta`` (RDP composition of their accountant histories)
+    delta: float  # the common δ: the largest of theirs (a valid δ for the composed RDP curve)
+    single_epsilons: tuple[float, ...]  # each one's own ε at its own δ, for comparison
+
+    def sentence(self) -> str:
+        return (f"Releasing these {len(self.names)} private models together costs ε = {self.epsilon:.2f} at "
+                f"δ = {self.delta:g}, although each one alone shows ε ≤ {max(self.single_epsilons):.2f}: "
+                "every release spends budget.")
+
+
+def joint_release(paths: list[Path]) -> Optional[JointRelease]:
+    """Compose the private checkpoints among ``paths`` that were trained on the same dataset.
+
+    Non-private and void checkpoints (no valid guarantee) are left out; None when fewer than two
+    private ones remain or their datasets differ (then they protect different people).
+    """
+    metas = []
+    for p in paths:
+        try:
+            meta = read_metadata(p)
+        except ValueError:
+            continue
+        pr = meta.get("privacy") or {}
+        if pr.get("private") and not pr.get("void_reason") and math.isfinite(float(pr.get("epsilon", math.inf))):
+            metas.append((Path(p).name.removesuffix(".safetensors"), meta))
+    if len(metas) < 2 or len({m["dataset"] for _, m in metas}) != 1:
+        return None
+    delta = max(float(m["privacy"]["delta"]) for _, m in metas)
+    eps = compose_epsilon([m["privacy"]["history"] for _, m in metas], delta, metas[0][1]["privacy"]["accountant"])
+    return JointRelease(tuple(n for n, _ in metas), eps, delta,
+                        tuple(float(m["privacy"]["epsilon"]) for _, m in metas))
 
 
 def zoo_root() -> Path:
@@ -132,6 +171,14 @@ def model_card(root: Optional[Path] = None) -> str:
         )
         commands.append(f"- `{m.name}`:\n  ```\n  {m.command()}\n  .venv/bin/python -m dpinfogan export "
                         f"{m.run_dir}/checkpoint.safetensors checkpoints/{m.name}.safetensors --half\n  ```")
+    joint = joint_release([root / f"{m.name}.safetensors" for m in ZOO])
+    if joint is not None:
+        lines += ["", "## Releasing several models", "",
+                  f"All of them were trained on the same 60,000 MNIST images, so publishing them together leaks "
+                  f"what each leaks. Composed with the RDP accountant, the private models "
+                  f"({', '.join(f'`{n}`' for n in joint.names)}) together are (ε = {joint.epsilon:.2f}, "
+                  f"δ = {joint.delta:g})-DP; each alone is at most ε = {max(joint.single_epsilons):.2f}.",
+                  "Computed by `dpinfogan.zoo.joint_release` from the files' accountant histories."]
     lines += ["", "## Exact commands", "", "Each model is trained from scratch on the full 60,000-image MNIST "
               "training set, then exported without optimizer state in float16:", "", *commands, ""]
     return "\n".join(lines)

@@ -6,10 +6,11 @@ import streamlit as st
 
 from dpinfogan import jobs
 from dpinfogan.config import ModelConfig, PrivacyConfig, TrainConfig
+from dpinfogan.inputs import NumberField, parse_number
 from dpinfogan.runs import runs_root
 from dpinfogan.ui import cache, charts
 from dpinfogan.attack_lab import best_attack_auc
-from dpinfogan.ui.models import checkpoints_root, discover_attack_lab, eps_text, load_references
+from dpinfogan.ui.models import checkpoints_root, discover_attack_lab, eps_text, load_references, metrics_table
 
 st.set_page_config(page_title="Privacy vs quality · DP-InfoGAN Studio", page_icon="📉", layout="wide")
 st.title("Privacy vs quality")
@@ -30,11 +31,16 @@ METRICS = {
                                         "exists yet."),
 }
 SWEEP_EPS = [1.0, 3.0, 10.0, math.inf]
+SWEEP_STEPS = NumberField("Steps per sweep run", 300, 50, 5000)
 
 _evaluated = any(e.evaluation() for e in cache.discover(str(checkpoints_root()), str(runs_root())) if not e.error)
 metric = st.radio("Quality metric", list(METRICS), format_func=lambda k: METRICS[k][0], horizontal=True,
                   key="pq_metric", index=0 if _evaluated else len(METRICS) - 1)
 st.caption(METRICS[metric][1])
+_joint = cache.zoo_joint_release(str(checkpoints_root()))
+if _joint:
+    st.info(f"**Every release spends budget.** {_joint} (RDP composition of their accountants; they share the "
+            "same 60,000 training images.)")
 
 
 def _points(metric: str) -> tuple[list[dict], dict, list[str]]:
@@ -48,6 +54,8 @@ def _points(metric: str) -> tuple[list[dict], dict, list[str]]:
             notes.append(f"`{e.path.name}`: {e.error}")
             continue
         by_key[e.key] = e
+        if e.evaluation_problem():
+            notes.append(e.evaluation_problem())
         if metric == "proxy":
             mapping = (e.meta or {}).get("code_to_label")
             try:
@@ -69,7 +77,8 @@ def _points(metric: str) -> tuple[list[dict], dict, list[str]]:
             missing += 1
             continue
         group = {"zoo": "zoo", "attack lab": "attack lab"}.get(e.source, "your runs")
-        points.append({"group": group, "label": e.name, "epsilon": e.epsilon,
+        family = f"zoo · {(e.meta or {}).get('code_mode', '?')} codes" if group == "zoo" else group
+        points.append({"group": group, "family": family, "label": e.name, "epsilon": e.epsilon,
                        "value": float(value), "key": e.key,
                        "hover": f"<b>{e.name}</b> ({e.source})<br>{eps_text(e.epsilon)}<br>{METRICS[metric][0]}: "
                                 f"{float(value):.3g}<br>{e.settings_text()}"})
@@ -86,7 +95,7 @@ def _points(metric: str) -> tuple[list[dict], dict, list[str]]:
             except (KeyError, TypeError, ValueError):
                 continue
             cas = cas / 100 if cas > 1 else cas  # papers report percent
-            points.append({"group": "literature", "label": str(r["method"]), "epsilon": eps, "value": cas,
+            points.append({"group": "literature", "family": str(r["method"]), "label": str(r["method"]), "epsilon": eps, "value": cas,
                            "key": f"ref:{r['method']}:{eps}",
                            "hover": f"<b>{r['method']}</b> (published)<br>{eps_text(eps)}<br>CAS {cas:.3g}"
                                     f"<br>{r.get('source', '')}<br>{r.get('note', '')}"})
@@ -138,7 +147,7 @@ def chart_and_sweep() -> None:
             st.caption(e.settings_text())
             ev = e.evaluation()
             if ev:
-                st.json(ev.get("metrics", {}), expanded=False)
+                st.dataframe(metrics_table(ev.get("metrics", {})), hide_index=True)
 
     st.subheader("Fill in the curve")
     st.caption(f"A small sweep trains {len(SWEEP_EPS)} short runs on the offline digits, one per ε in "
@@ -153,14 +162,19 @@ def chart_and_sweep() -> None:
 
 chart_and_sweep()
 
-steps = st.number_input("Steps per sweep run", 50, 5000, 300, step=50, key="pq_sweep_steps")
-if st.button("▶ Start a small sweep", key="pq_sweep", disabled=active):
+steps_text = st.text_input(SWEEP_STEPS.label, SWEEP_STEPS.text(), key="pq_sweep_steps")
+try:
+    steps, steps_problem = parse_number(steps_text, SWEEP_STEPS), None
+except ValueError as err:
+    steps, steps_problem = None, str(err)
+    st.error(f"Cannot start a sweep — {steps_problem}")
+if st.button("▶ Start a small sweep", key="pq_sweep", disabled=active or steps_problem is not None):
     sweep_id = time.strftime("%H%M%S")
     try:
         for eps in SWEEP_EPS:
             cfg = TrainConfig(dataset="offline-digits", steps=int(steps), batch_size=64, sample_every=50,
                               checkpoint_every=50, threads=1, model=ModelConfig(),
-                              privacy=PrivacyConfig(epsilon=eps, delta=1e-4))
+                              privacy=PrivacyConfig(epsilon=eps))  # δ from N: 1e-5 for the 4,000 digits
             jobs.launch(cfg, tags={"sweep": sweep_id, "epsilon": "inf" if math.isinf(eps) else eps})
     except ValueError as err:
         st.error(f"Cannot start the sweep: {err}")

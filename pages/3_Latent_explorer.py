@@ -4,8 +4,8 @@ import random
 import streamlit as st
 
 from dpinfogan.runs import runs_root
-from dpinfogan.ui import cache
-from dpinfogan.ui.models import checkpoints_root
+from dpinfogan.ui import cache, widgets
+from dpinfogan.ui.models import checkpoints_root, pick_default
 
 st.set_page_config(page_title="Latent explorer · DP-InfoGAN Studio", page_icon="🎛️", layout="wide")
 st.title("Latent explorer")
@@ -18,7 +18,7 @@ usable = [e for e in entries if not e.error]
 if bad:
     with st.expander(f"{len(bad)} checkpoint(s) could not be read"):
         for e in bad:
-            st.error(f"`{e.path}`: {e.error}")
+            st.error(f"`{e.path.name}` skipped: {e.error}")
 if not usable:
     st.info("No generators yet: the zoo folder (`checkpoints/`) is empty and you have no runs with a checkpoint. "
             "Start one on the **Train** page.")
@@ -31,12 +31,6 @@ keys = list(by_key)
 LATENT_DEFAULTS = {"seed": 0, "digit": 0, **{f"c{i}": 0.0 for i in range(1, 9)}}
 
 
-def _init(key: str) -> None:
-    """Start a widget at its default unless the session or the shared URL already has a value."""
-    if key not in st.session_state and key not in st.query_params:
-        st.session_state[key] = LATENT_DEFAULTS[key]
-
-
 def _reset() -> None:
     for k, v in LATENT_DEFAULTS.items():
         st.session_state[k] = v
@@ -46,8 +40,11 @@ def _random_seed() -> None:
     st.session_state.seed = random.randrange(100_000)
 
 
-chosen = st.multiselect("Generators (zoo and your runs)", keys, default=keys[:1], key="models",
-                        format_func=lambda k: by_key[k].label, bind="query-params")
+# A shared link may carry anything: it is read once, clamped, and each change is said in a note.
+best = pick_default(usable).key  # open on the best-looking private model, not the first file
+notes = widgets.url_list("models", keys, best)
+st.session_state.models = [k for k in st.session_state.models if k in by_key]  # a run may have gone
+chosen = st.multiselect("Generators (zoo and your runs)", keys, key="models", format_func=lambda k: by_key[k].label)
 if not chosen:
     st.info("Pick at least one generator.")
     st.stop()
@@ -60,20 +57,23 @@ if ref_ck is None:
 lat = ref_ck.config.latent
 labels = ref.code_labels()
 n_cont = max((cache.load_model(m)[0].config.latent.n_continuous for m in models if cache.load_model(m)[0]), default=0)
+n_cont = min(n_cont, 8)  # the URL keeps c1…c8
+notes += widgets.url_numbers({"digit": (0, lat.n_categories - 1, 0, True), "seed": (0, 10**9, 0, True),
+                              **{f"c{i}": (-2.0, 2.0, 0.0, False) for i in range(1, 9)}})
+if st.session_state.digit not in range(lat.n_categories):  # the reference model changed to a smaller one
+    st.session_state.digit = 0
+for note in notes:
+    st.warning(f"Link adjusted: {note}")
 
 left, right = st.columns([1, 2])
 with left:
-    _init("digit")
     digit = st.segmented_control("What to draw (categorical code)", list(range(lat.n_categories)), required=True,
-                                 format_func=lambda c: labels[c], key="digit", bind="query-params")
+                                 format_func=lambda c: labels[c], key="digit", wrap=True)
     conts = []
     for i in range(n_cont):
-        _init(f"c{i + 1}")
-        conts.append(st.slider(f"Style code c{i + 2}", -2.0, 2.0, step=0.1, key=f"c{i + 1}", bind="query-params",
+        conts.append(st.slider(f"Style code c{i + 2}", -2.0, 2.0, step=0.1, key=f"c{i + 1}",
                                help="Trained on −1…1; −2…2 goes beyond on purpose, to see where it breaks."))
-    _init("seed")
-    seed = st.number_input("Noise seed (the 'handwriting')", min_value=0, max_value=10**9, key="seed",
-                           bind="query-params")  # default = min = 0; no value= so Random can set it
+    seed = st.number_input("Noise seed (the 'handwriting')", min_value=0, max_value=10**9, key="seed")
     b1, b2 = st.columns(2)
     b1.button("🎲 Random", on_click=_random_seed, key="explorer_random", width="stretch")
     b2.button("↺ Reset", on_click=_reset, key="explorer_reset", width="stretch")
@@ -97,6 +97,8 @@ with right:
             st.image(png, caption=m.label, width="content", output_format="PNG")
             st.download_button("⬇ PNG", png, file_name=f"{m.name}-{labels[digit]}-seed{seed}.png", mime="image/png",
                                key=f"dl_{m.key}", on_click="ignore")
+
+widgets.sync_url(["models", "digit", "seed", *[f"c{i + 1}" for i in range(n_cont)]])
 
 st.subheader("Traversals")
 st.caption("Each strip changes one code and keeps everything else fixed (same noise seed).")

@@ -5,7 +5,7 @@ import dp_accounting
 import pytest
 from dp_accounting import rdp
 
-from dpinfogan.accounting import calibrate_noise, epsilon_of, make_accountant, max_steps_within
+from dpinfogan.accounting import calibrate_noise, compose_epsilon, epsilon_of, make_accountant, max_steps_within
 
 OPACUS_ORDERS = [1 + x / 10.0 for x in range(1, 100)] + list(range(12, 64))
 
@@ -64,3 +64,15 @@ def test_max_steps_within_budget():
 def test_zero_noise_is_infinite():
     assert math.isinf(epsilon_of("rdp", [(0.0, 0.01, 10)], 1e-5))
     assert epsilon_of("rdp", [], 1e-5) == 0.0
+
+
+def test_releasing_several_models_composes():
+    """Five models on the same data (the zoo's shape): the joint ε is one accountant over all of them,
+    cross-checked with dp-accounting, above every single model's ε and below their sum."""
+    q = 256 / 60000
+    models = [[(s, q, 8000)] for s in (1.72, 1.08, 0.73, 0.59, 0.59)]
+    joint = compose_epsilon(models, 1e-6)
+    assert joint == pytest.approx(dp_accounting_eps([h for m in models for h in m], 1e-6), rel=0.01)
+    singles = [epsilon_of("rdp", m, 1e-6) for m in models]
+    assert max(singles) < joint < sum(singles)
+    assert math.isinf(compose_epsilon(models + [[(0.0, q, 1)]], 1e-6))

@@ -14,7 +14,7 @@ from dpinfogan.train import Trainer
 from dpinfogan.ui import models, quality
 
 ROOT = Path(__file__).resolve().parent.parent
-MINE = ["app.py", "pages/1_Train.py", "pages/2_Privacy_vs_quality.py", "pages/3_Latent_explorer.py"]
+MINE = ["app.py", "home.py", "pages/1_Train.py", "pages/2_Privacy_vs_quality.py", "pages/3_Latent_explorer.py"]
 
 
 def make_zoo(folder: Path) -> Path:
@@ -79,8 +79,8 @@ def test_zoo_discovery_skips_evaluators_and_reports_bad_files(zoo):
 def test_home_shows_three_generators_and_new_sample_changes_them(env):
     env(True)
     at = run_page("app.py")
-    assert [s.value for s in at.subheader][:3] == ["ε ≈ 1 — strong privacy", "ε ≈ 10 — moderate privacy",
-                                                   "no privacy (ε = ∞)"]
+    titles = [m.value for m in at.markdown if m.value.startswith("**ε") or m.value.startswith("**no privacy")]
+    assert titles == ["**ε ≈ 1 — strong privacy**", "**ε ≈ 10 — moderate privacy**", "**no privacy (ε = ∞)**"]
     assert any("broken.safetensors" in w.value for w in at.warning)
     before = [i.proto.imgs[0].url for i in at.get("image")]
     assert len(before) == 3
@@ -136,7 +136,7 @@ def test_sweep_button_queues_one_run_per_epsilon(env, tmp_path, monkeypatch):
     env(False)
     monkeypatch.setenv("DPINFOGAN_MAX_JOBS", "1")
     at = run_page("pages/2_Privacy_vs_quality.py")
-    at.number_input(key="pq_sweep_steps").set_value(50)
+    at.text_input(key="pq_sweep_steps").set_value("50")
     at.button(key="pq_sweep").click().run()
     try:
         assert not at.exception and not at.error
@@ -156,14 +156,14 @@ def test_sweep_button_queues_one_run_per_epsilon(env, tmp_path, monkeypatch):
 def test_train_page_validates_then_runs_to_the_end(env, tmp_path):
     env(False)
     at = run_page("pages/1_Train.py")
-    at.select_slider(key="train_delta").set_value(1e-3).run()
-    assert any("1/N" in e.value for e in at.error) and at.button(key="train_start").disabled
-    at.select_slider(key="train_delta").set_value(1e-4)
-    at.number_input(key="train_steps").set_value(20)
-    at.number_input(key="train_batch").set_value(32)
-    at.number_input(key="train_g_width").set_value(8)
-    at.number_input(key="train_d_width").set_value(8)
-    at.number_input(key="train_sample_every").set_value(5).run()
+    # δ choices follow from N = 4,000: none above 1/(10·N) = 2.5e-5, and 1e-5 by default
+    assert at.select_slider(key="train_delta").value == 1e-5
+    assert [str(o) for o in at.select_slider(key="train_delta").options][-1] == "1e-05"
+    at.text_input(key="train_steps").set_value("20")
+    at.text_input(key="train_batch").set_value("32")
+    at.text_input(key="train_g_width").set_value("8")
+    at.text_input(key="train_d_width").set_value("8")
+    at.text_input(key="train_sample_every").set_value("5").run()
     assert not at.error
     at.button(key="train_start").click().run()
     assert not at.exception and any("Started" in s.value for s in at.success)
@@ -208,3 +208,63 @@ def test_privacy_page_plots_attack_auc_of_the_attack_lab(monkeypatch, tmp_path):
     spec = at.get("plotly_chart")[0].proto.spec
     assert "attack lab" in spec and "nonprivate" in spec and "eps1" in spec
     assert "lower is better" in spec
+
+
+# ---- bad inputs, table-driven from the battery (benchmarks/bad_inputs.py)
+import sys  # noqa: E402
+
+sys.path.insert(0, str(ROOT / "benchmarks"))
+import bad_inputs  # noqa: E402
+
+from dpinfogan.inputs import TRAIN_FIELDS  # noqa: E402
+
+
+@pytest.mark.parametrize("field", list(TRAIN_FIELDS))
+def test_train_field_bad_values_disable_start_and_name_the_field(env, field):
+    env(False)
+    at = run_page("pages/1_Train.py")
+    assert not at.button(key="train_start").disabled
+    for key, text, expect, caption in [c for c in bad_inputs.ui_cases() if c[0] == field]:
+        at.text_input(key=key).set_value(text).run()
+        assert not at.exception
+        errors = " ".join(e.value for e in at.error)
+        if expect == "refuse":
+            assert at.button(key="train_start").disabled, text
+            assert TRAIN_FIELDS[key].label in errors or "dataset" in errors, (text, errors)
+        else:
+            assert not errors and not at.button(key="train_start").disabled, (text, errors)
+            if caption:
+                assert any(caption in c.value for c in at.caption), (text, caption)
+        at.text_input(key=key).set_value(TRAIN_FIELDS[key].text()).run()
+
+
+@pytest.fixture(scope="module")
+def good_zoo(tmp_path_factory) -> Path:
+    """The names the battery's URL table expects: copies of two shipped generators."""
+    import shutil
+
+    zoo = tmp_path_factory.mktemp("good-zoo")
+    for eps in ("eps10", "eps1"):
+        shutil.copy(ROOT / "checkpoints" / f"mnist-labels-{eps}.safetensors", zoo / f"good-{eps}.safetensors")
+    return zoo
+
+
+@pytest.mark.parametrize("query,expect,want", bad_inputs.URL_CASES, ids=[str(c[0]) for c in bad_inputs.URL_CASES])
+def test_explorer_link_is_clamped_with_a_note(good_zoo, monkeypatch, query, expect, want):
+    monkeypatch.setenv("DPINFOGAN_CHECKPOINTS", str(good_zoo))
+    at = AppTest.from_file(str(ROOT / "pages/3_Latent_explorer.py"), default_timeout=120)
+    for k, v in query.items():
+        at.query_params[k] = v
+    at.run()
+    assert not at.exception
+    kinds = {"digit": "segmented_control", "seed": "number_input", "c1": "slider", "c2": "slider",
+             "models": "multiselect"}
+    assert {k: getattr(at, kinds[k])(key=k).value for k in want} == want
+    noted = any("Link adjusted" in w.value for w in at.warning)
+    assert noted == (expect == "refuse")
+
+
+def test_explorer_opens_on_the_best_private_model(good_zoo, monkeypatch):
+    monkeypatch.setenv("DPINFOGAN_CHECKPOINTS", str(good_zoo))
+    at = run_page("pages/3_Latent_explorer.py")
+    assert at.multiselect(key="models").value == ["zoo:good-eps10"]

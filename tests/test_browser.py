@@ -1,9 +1,11 @@
 """End to end in a real browser: `streamlit run app.py` driven by Playwright + Debian's Chromium.
 
 Opens the app, moves a latent slider and sees the image change, starts a tiny training run, sees the
-progress and the ε chart update, and stops it. Skipped (with the reason) where /usr/bin/chromium is
-missing — except in CI (``CI=true``), where that is a failure. Screenshots go to
-``$DPINFOGAN_SCREENSHOTS`` when set.
+progress and the ε chart update, and stops it — all at a projector's 1024×768, checking that the
+controls and images are on screen (Home's comparison above the fold at 1366×768, every digit of the
+explorer's picker visible). Skipped (with the reason) where /usr/bin/chromium is missing — except in
+CI (``CI=true``), where that is a failure. Screenshots (what the projector shows) go to the test's
+tmp folder and to ``$DPINFOGAN_SCREENSHOTS`` when set.
 """
 import os
 import re
@@ -75,11 +77,20 @@ def server(tmp_path):
 
 def _shot(page, tmp_path: Path, name: str) -> None:
     out = os.environ.get("DPINFOGAN_SCREENSHOTS")
-    path = tmp_path / f"{name}.png"
-    page.screenshot(path=str(path), full_page=True)
+    size = page.viewport_size
+    path = tmp_path / f"{name}-{size['width']}x{size['height']}.png"
+    page.screenshot(path=str(path))  # the viewport only: what a projector shows without scrolling
     if out:
         Path(out).mkdir(parents=True, exist_ok=True)
         shutil.copy(path, Path(out) / path.name)
+
+
+def _on_screen(page, locator) -> bool:
+    """The element lies entirely inside the viewport (no scrolling, nothing cut off)."""
+    box = locator.bounding_box()
+    size = page.viewport_size
+    return box is not None and box["x"] >= 0 and box["y"] >= 0 and box["x"] + box["width"] <= size["width"] + 1 \
+        and box["y"] + box["height"] <= size["height"] + 1
 
 
 def _main_image_src(page) -> str:
@@ -95,18 +106,29 @@ def test_browser_slider_and_training_run(server):
         browser = p.chromium.launch(executable_path=CHROMIUM,
                                     args=["--headless", "--no-sandbox", "--disable-gpu",
                                           "--disable-background-networking"])
-        page = browser.new_page(viewport={"width": 1400, "height": 1000})
+        page = browser.new_page(viewport={"width": 1366, "height": 768})
         page.set_default_timeout(30_000)
 
-        # Home: the three generators side by side
+        # Home: the three generators side by side, above the fold on a 1366×768 projector
         page.goto(url)
         expect(page.get_by_text("Same latent, three privacy levels")).to_be_visible()
-        expect(page.locator("[data-testid='stImage'] img")).to_have_count(3)
+        images = page.locator("[data-testid='stImage'] img")
+        expect(images).to_have_count(3)
+        page.wait_for_timeout(500)  # let the images take their size
+        assert all(_on_screen(page, images.nth(i)) for i in range(3))
+        assert min(images.nth(i).bounding_box()["width"] for i in range(3)) >= 250  # large enough to read
+        nav = page.get_by_test_id("stSidebarNav")
+        expect(nav.get_by_text("Home", exact=True)).to_be_visible()  # not "app"
+        _shot(page, tmp_path, "home")
+        page.set_viewport_size({"width": 1024, "height": 768})
         _shot(page, tmp_path, "home")
 
-        # Latent explorer: move a style slider with the keyboard, the image follows, the URL too
+        # Latent explorer at 1024×768: every digit of the picker on screen (it wraps, no hidden scroll);
+        # move a style slider with the keyboard, the image follows, the URL too
         page.goto(url + "/Latent_explorer?seed=3")
         expect(page.locator("[data-testid='stImage'] img").first).to_be_visible()
+        for d in range(10):
+            assert _on_screen(page, page.get_by_role("radio", name=str(d), exact=True).first), d
         before = _main_image_src(page)
         slider = page.get_by_role("slider").first
         slider.focus()
@@ -117,10 +139,27 @@ def test_browser_slider_and_training_run(server):
         page.wait_for_url(re.compile(r"c1=0\.8"))
         assert "seed=3" in page.url  # the shared view's settings stay in the URL
         _shot(page, tmp_path, "explorer")
+        page.set_viewport_size({"width": 1920, "height": 1080})
+        _shot(page, tmp_path, "explorer")
+        page.set_viewport_size({"width": 1024, "height": 768})
+
+        # a broken link shows a note, not a traceback
+        page.goto(url + "/Latent_explorer?digit=99&seed=abc")
+        expect(page.get_by_text(re.compile("Link adjusted: digit=99"))).to_be_visible()
+        expect(page.get_by_text("Traceback")).to_have_count(0)
+
+        # Privacy vs quality: the chart with its legend
+        page.goto(url + "/Privacy_vs_quality")
+        expect(page.locator(".js-plotly-plot").first).to_be_visible()
+        _shot(page, tmp_path, "privacy-vs-quality")
 
         # Train: a tiny run on the offline digits, watch it, stop it
         page.goto(url + "/Train")
         steps = page.get_by_label("Training steps (discriminator updates)")
+        steps.fill("-5")
+        steps.press("Enter")
+        expect(page.get_by_text(re.compile("Cannot start — Training steps"))).to_be_visible()
+        expect(page.get_by_role("button", name="Start training")).to_be_disabled()
         steps.fill("100000")
         steps.press("Enter")
         batch = page.get_by_label("Batch size (expected real images per step)")

@@ -111,3 +111,49 @@ def test_subprocess_error_is_one_line(tmp_path):
                        cwd=ROOT, env=env, capture_output=True, text=True, timeout=120)
     assert p.returncode == 2
     assert p.stderr.strip().startswith("error:") and len(p.stderr.strip().splitlines()) == 1
+
+
+# ---- bad inputs, table-driven from the battery (benchmarks/bad_inputs.py)
+sys.path.insert(0, str(ROOT / "benchmarks"))
+import bad_inputs  # noqa: E402
+
+GOOD = ROOT / "checkpoints" / "mnist-labels-eps10.safetensors"
+
+
+@pytest.mark.parametrize("extra", bad_inputs.TRAIN_BAD, ids=[" ".join(x) for x in bad_inputs.TRAIN_BAD])
+def test_battery_train_option_is_refused_before_any_work(extra, tmp_path, capsys):
+    run = tmp_path / "run"
+    assert exit_code(["train", *bad_inputs.TINY, *extra, "--run-dir", str(run)]) == 2
+    err = capsys.readouterr().err
+    assert "error" in err and "Traceback" not in err and not run.exists()
+
+
+@pytest.mark.parametrize("argv,msg", [(["--n", "1000000000"], "between 1 and 100,000"), (["--n", "0"], "between"),
+                                      (["--n", "-5"], "between"), (["--code", "99"], "code must be in 0..9")])
+def test_sample_bounds(argv, msg, tmp_path, capsys):
+    assert exit_code(["sample", str(GOOD), "--out", str(tmp_path / "s.npz"), *argv]) == 2
+    assert msg in capsys.readouterr().err and not (tmp_path / "s.npz").exists()
+
+
+@pytest.mark.parametrize("command", ["train", "evaluate", "sweep", "attack", "train-evaluator"])
+@pytest.mark.parametrize("threads", ["-1", "100000", "two"])
+def test_threads_bounds_on_every_command(command, threads, capsys):
+    pos = {"train": [], "evaluate": [str(GOOD)], "attack": [str(GOOD)], "train-evaluator": [],
+           "sweep": ["--out", "x", "--epsilons", "1"]}[command]
+    assert exit_code([command, *pos, "--threads", threads]) == 2
+    assert "threads" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("kind", list(bad_inputs.GARBAGE))
+def test_garbage_mnist_files_are_a_clear_error(kind, tmp_path, monkeypatch, capsys):
+    raw = tmp_path / "data" / "MNIST" / "raw"
+    raw.mkdir(parents=True)
+    for f in ("train-images-idx3-ubyte", "train-labels-idx1-ubyte", "t10k-images-idx3-ubyte", "t10k-labels-idx1-ubyte"):
+        (raw / f).write_bytes(bad_inputs.GARBAGE[kind](f))
+    monkeypatch.setenv("DPINFOGAN_DATA", str(tmp_path / "data"))
+    assert exit_code(["train", *TINY[2:], "--dataset", "mnist", "--steps", "2", "--run-dir", str(tmp_path / "r")]) == 2
+    err = capsys.readouterr().err
+    assert "could not be read" in err and "Traceback" not in err and not (tmp_path / "r").exists()
+    from dpinfogan.data import available_datasets
+
+    assert "mnist" not in available_datasets()  # the Train page does not offer it

@@ -101,3 +101,71 @@ def test_stop_sends_sigterm_and_keeps_the_checkpoint(tmp_path):
             jobs.list_jobs(tmp_path)
             os.kill(pid, 0)
             time.sleep(0.1)
+
+
+def _disk_state(run) -> dict:
+    return json.loads((run / "status.json").read_text())
+
+
+def _until(cond, timeout_s: float, what: str) -> None:
+    deadline = time.monotonic() + timeout_s
+    while not cond():
+        assert time.monotonic() < deadline, what
+        time.sleep(0.3)
+
+
+def test_queue_runs_itself_without_any_reader(tmp_path, monkeypatch):
+    """Nobody pumps the queue here (no page, no list_jobs): each trainer's supervisor starts the next
+    run when it ends — finished normally, or SIGKILLed, whose status.json then says where its
+    checkpoint is."""
+    import signal
+
+    monkeypatch.setenv("DPINFOGAN_MAX_JOBS", "1")
+    a = jobs.launch(tiny_cfg(steps=6), root=tmp_path)
+    b = jobs.launch(tiny_cfg(steps=100_000), root=tmp_path, log_every=1)
+    c = jobs.launch(tiny_cfg(steps=100_000), root=tmp_path)
+    try:
+        assert _disk_state(b)["state"] == "queued" and jobs.get_job(c).queue_position == 2
+        _until(lambda: _disk_state(a)["state"] == "finished", 120, "first run did not finish")
+        _until(lambda: _disk_state(b)["state"] == "running" and _disk_state(b).get("step", 0) >= 5
+               and (b / "checkpoint.safetensors").is_file(), 120, "second run did not start by itself")
+        assert _disk_state(c)["state"] == "queued" and jobs.get_job(c).queue_position == 1
+        os.kill(_disk_state(b)["pid"], signal.SIGKILL)  # the trainer, not its supervisor
+        _until(lambda: _disk_state(b)["state"] == "failed", 30, "killed run not recorded")
+        assert "last checkpoint kept at step" in _disk_state(b)["message"]
+        _until(lambda: _disk_state(c)["state"] == "running", 30, "third run did not start by itself")
+    finally:
+        for r in (a, b, c):
+            jobs.stop(r)
+    assert jobs.wait(c, timeout_s=120).state == "stopped"
+
+
+def test_reused_pid_never_blocks_the_queue(tmp_path, monkeypatch):
+    """A "running" run whose pid now belongs to another process (here: this test) reads failed, is
+    written back as failed on disk, and the queued run behind it starts."""
+    from dpinfogan.runs import process_start
+
+    monkeypatch.setenv("DPINFOGAN_MAX_JOBS", "1")
+    run = tmp_path / "a-old"
+    run.mkdir()
+    (run / "config.json").write_text(json.dumps(tiny_cfg().to_dict()))
+    (run / "status.json").write_text(json.dumps({"state": "running", "pid": os.getpid(),
+                                                 "pid_start": process_start(os.getpid()) + 1, "step": 3}))
+    assert jobs.get_job(run).state == "failed"
+    assert _disk_state(run)["state"] == "failed" and "no checkpoint was saved" in _disk_state(run)["message"]
+    nxt = jobs.launch(tiny_cfg(steps=100_000), root=tmp_path)
+    try:
+        assert jobs.get_job(nxt).state == "running"
+    finally:
+        jobs.stop(nxt)
+    assert jobs.wait(nxt, timeout_s=120).state == "stopped"
+
+
+def test_stop_on_a_run_whose_process_is_not_ours_marks_it_stopped(tmp_path):
+    run = tmp_path / "r"
+    run.mkdir()
+    (run / "config.json").write_text(json.dumps(tiny_cfg().to_dict()))
+    # an old status without a start time, whose pid is some other live process (pid 1)
+    (run / "status.json").write_text(json.dumps({"state": "running", "pid": 1, "step": 3}))
+    assert jobs.stop(run) is True
+    assert jobs.get_job(run).state == "stopped" and _disk_state(run)["state"] == "stopped"

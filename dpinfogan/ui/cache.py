@@ -13,8 +13,9 @@ import streamlit as st
 import torch
 
 from ..checkpoint import Checkpoint, load_checkpoint
+from ..zoo import ZOO, joint_release
 from . import quality
-from .models import ModelEntry, draw, png_bytes
+from .models import ModelEntry, draw, plain_error, png_bytes
 
 torch.set_num_threads(1)  # the app draws single images; leave the other core to a training run
 
@@ -31,7 +32,7 @@ def load_model(entry: ModelEntry) -> tuple[Optional[Checkpoint], Optional[str]]:
     try:
         return _load(str(entry.path), entry.mtime), None
     except ValueError as e:
-        return None, str(e)
+        return None, plain_error(e, entry.path)
 
 
 @st.cache_data(max_entries=4096, show_spinner=False)
@@ -113,3 +114,10 @@ def proxy_quality(path: str, mtime: float, dataset: str, code_to_label: Optional
     """Template-match proxy of a generator (200 images), cached per checkpoint version."""
     ck = _load(path, mtime)
     return quality.model_proxy_quality(ck.generator, ck.config.latent, code_to_label, dataset)
+
+
+@st.cache_data(ttl=60, show_spinner=False)
+def zoo_joint_release(root: str) -> Optional[str]:
+    """The sentence saying what releasing the zoo's private models together costs, or None."""
+    joint = joint_release([Path(root) / f"{m.name}.safetensors" for m in ZOO])
+    return joint.sentence() if joint else None

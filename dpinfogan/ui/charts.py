@@ -58,24 +58,31 @@ def run_quality_figure(points: Sequence[dict], metric: str) -> go.Figure:
 
 
 def frontier_figure(points: Sequence[dict], metric_label: str, lower_is_better: bool = False) -> go.Figure:
-    """ε (log x) against a quality metric. Each point: {group, label, epsilon, value, hover, key}.
+    """ε (log x) against a quality metric, one line per family over ε, named in the legend.
 
-    Groups become legend entries (zoo, your runs, literature); ``key`` comes back in selections.
+    Each point: {group, family, label, epsilon, value, hover, key}. ``group`` (zoo, your runs, attack
+    lab, literature) sets the style, ``family`` (e.g. "zoo · labels", or a published method) the line;
+    ``key`` comes back in selections. No text labels on the points: they overlapped at ε = 1 and 10.
     """
     fig = go.Figure()
     symbols = {"zoo": "circle", "your runs": "diamond", "attack lab": "square", "literature": "star"}
     finite = [p["epsilon"] for p in points if math.isfinite(p["epsilon"])]
-    for group in symbols:
-        pts = [p for p in points if p["group"] == group]
-        if not pts:
-            continue
+    families: dict[str, list[dict]] = {}
+    for group in symbols:  # ours first, so they get the strong colours and sit on top of the legend
+        for p in points:
+            if p["group"] == group:
+                families.setdefault(p.get("family", group), []).append(p)
+    for family, pts in families.items():
+        pts = sorted(pts, key=lambda p: p["epsilon"])
+        group = pts[0]["group"]
+        ours = group != "literature"
         fig.add_trace(go.Scatter(
             x=[p["epsilon"] if math.isfinite(p["epsilon"]) else INF_X for p in pts],
-            y=[p["value"] for p in pts], mode="markers+text", name=group,
-            text=[p["label"] for p in pts], textposition="top center",
+            y=[p["value"] for p in pts], mode="lines+markers", name=family,
             customdata=[p.get("key", "") for p in pts], hovertext=[p["hover"] for p in pts],
-            hovertemplate="%{hovertext}<extra></extra>",
-            marker=dict(size=13 if group != "literature" else 15, symbol=symbols[group])))
+            hovertemplate="%{hovertext}<extra></extra>", opacity=1.0 if ours else 0.75,
+            line=dict(width=4 if ours else 1.5, dash="solid" if ours else "dash"),
+            marker=dict(size=13 if ours else 10, symbol=symbols[group])))
     ticks = [0.1, 0.3, 1, 3, 10, 30, 100]
     lo = min(finite + [1.0]) / 2
     fig.update_xaxes(type="log", tickvals=ticks + [INF_X], ticktext=[f"{t:g}" for t in ticks] + ["∞ (no privacy)"],
@@ -83,5 +90,5 @@ def frontier_figure(points: Sequence[dict], metric_label: str, lower_is_better: 
     fig.update_layout(title=f"Privacy (ε, log scale; left = more private) vs {metric_label}"
                       + (" (lower is better)" if lower_is_better else " (higher is better)"),
                       xaxis_title="ε", yaxis_title=metric_label, clickmode="event+select",
-                      **{**_LAYOUT, "height": 460})
+                      **{**_LAYOUT, "height": 520, "legend": dict(orientation="v", x=1.02, y=1, font=dict(size=13))})
     return fig

@@ -15,9 +15,10 @@ from typing import Any, Optional, Sequence
 
 import torch
 
-from ..checkpoint import read_metadata
+from ..checkpoint import check_weights, read_metadata
 from ..data import CLASS_NAMES, PROJECT_ROOT, to_uint8
 from ..fileio import image_grid
+from ..metadata import validate_evaluation
 from ..runs import list_runs
 
 INF_EPS = math.inf
@@ -94,11 +95,22 @@ class ModelEntry:
 
     def evaluation(self) -> Optional[dict[str, Any]]:
         """The evaluation helper's ``<stem>.eval.json`` beside the checkpoint, when present."""
+        return self._evaluation()[0]
+
+    def evaluation_problem(self) -> Optional[str]:
+        """Why ``<stem>.eval.json`` is ignored, when it exists but is unreadable or odd."""
+        return self._evaluation()[1]
+
+    def _evaluation(self) -> tuple[Optional[dict[str, Any]], Optional[str]]:
         p = self.path.with_name(self.path.stem + ".eval.json")
         try:
-            return json.loads(p.read_text())
-        except (OSError, ValueError):
-            return None
+            text = p.read_text()
+        except OSError:
+            return None, None  # not evaluated
+        try:
+            return validate_evaluation(json.loads(text)), None
+        except ValueError as e:
+            return None, f"`{p.name}` skipped: {e}"
 
     def settings_text(self) -> str:
         """One line of training settings for hover texts."""
@@ -123,9 +135,19 @@ def eps_text(eps: float) -> str:
 
 def _entry(key: str, path: Path, source: str) -> ModelEntry:
     try:
-        return ModelEntry(key, path, source, meta=read_metadata(path))
+        meta = read_metadata(path)
+        check_weights(path, meta)  # a truncated or mismatched file is skipped here, not when drawn
+        return ModelEntry(key, path, source, meta=meta)
     except (ValueError, OSError) as e:
-        return ModelEntry(key, path, source, error=str(e))
+        return ModelEntry(key, path, source, error=plain_error(e, path))
+
+
+def plain_error(err: BaseException | str, path: Path) -> str:
+    """An error message for the page: the file's name instead of its server path."""
+    text = str(err)
+    for full in (str(path.resolve()), str(path)):
+        text = text.replace(full, path.name)
+    return text
 
 
 def discover_zoo(root: Optional[Path] = None) -> list[ModelEntry]:
@@ -159,6 +181,17 @@ def discover_all(zoo_root: Optional[Path] = None, runs_root: Optional[Path] = No
 
 def _eps_sort(eps: float) -> float:
     return 1e18 if math.isnan(eps) else (1e17 if math.isinf(eps) else eps)
+
+
+def pick_default(entries: Sequence[ModelEntry]) -> Optional[ModelEntry]:
+    """The model a page opens on: the best-looking *private* one — labels mode, the largest finite ε
+    (mnist-labels-eps10 in the shipped zoo), zoo before runs; else the first usable entry."""
+    usable = [e for e in entries if e.error is None and e.meta is not None]
+    private = [e for e in usable if math.isfinite(e.epsilon) and e.epsilon > 0]
+    if not private:
+        return usable[0] if usable else None
+    return max(private, key=lambda e: ((e.meta or {}).get("code_mode") == "labels", e.source == "zoo",
+                                       e.dataset in ("mnist", "offline-digits"), e.epsilon))
 
 
 def pick_comparison(entries: Sequence[ModelEntry], targets: Sequence[float] = (1.0, 10.0, INF_EPS)
@@ -209,6 +242,25 @@ def png_bytes(images_u8: torch.Tensor, nrow: int, scale: int = 4, pad: int = 2) 
     buf = io.BytesIO()
     image_grid(images_u8, nrow=nrow, pad=pad, scale=scale).save(buf, format="PNG")
     return buf.getvalue()
+
+
+METRIC_NAMES = {"cas": "CAS (classifier trained on generated, tested on real)", "fid_evaluator": "FID (evaluator features)",
+                "code_accuracy": "code accuracy", "inception_score": "IS (evaluator)", "is": "IS (evaluator)"}
+
+
+def metrics_table(metrics: dict[str, Any]) -> list[dict[str, str]]:
+    """An evaluation's metrics as rows {metric, value} for a table (numbers rounded, nested values
+    in words), instead of raw JSON on the page."""
+    rows = []
+    for k, v in metrics.items():
+        if isinstance(v, bool) or v is None:
+            text = "–" if v is None else str(v)
+        elif isinstance(v, (int, float)):
+            text = f"{v:.3g}" if isinstance(v, float) else f"{v:,}"
+        else:
+            text = json.dumps(v)[:80]
+        rows.append({"metric": METRIC_NAMES.get(k, k.replace("_", " ")), "value": text})
+    return rows
 
 
 def load_references(path: Optional[Path] = None) -> tuple[list[dict[str, Any]], Optional[str]]:

@@ -7,6 +7,7 @@ from typing import Optional
 import streamlit as st
 
 from .. import jobs
+from ..inputs import clamp_param
 from . import cache, charts
 from .models import checkpoints_root
 
@@ -40,6 +41,51 @@ def epsilon_picker(key: str, default: float = 10.0) -> float:
     else:
         st.markdown(f":green[**ε = {eps:g}: strong privacy.** Expect blurrier digits.]")
     return eps
+
+
+def url_numbers(specs: dict[str, tuple[float, float, float, bool]]) -> list[str]:
+    """Start numeric widgets {key: (lo, hi, default, whole)} from the page's URL, clamped; returns one
+    note per parameter that had to change.
+
+    Done by hand rather than with ``bind="query-params"``: Streamlit's binding parses the URL itself
+    and raises (e.g. ``?seed=inf``) or silently drops what it cannot read. Only the first run of a
+    session reads the URL; after that the widgets own the values and :func:`sync_url` writes them back.
+    """
+    notes = []
+    for key, (lo, hi, default, whole) in specs.items():
+        if key in st.session_state:
+            continue
+        raw = st.query_params.get_all(key)
+        value, note = clamp_param(raw, key, lo, hi, default, whole=whole) if raw else (default, None)
+        st.session_state[key] = value
+        if note:
+            notes.append(note)
+    return notes
+
+
+def url_list(key: str, allowed: list[str], fallback: str) -> list[str]:
+    """Start a multiselect from a multi-valued URL parameter, keeping only ``allowed`` values."""
+    if key in st.session_state:
+        return []
+    raw = st.query_params.get_all(key)
+    good = list(dict.fromkeys(v for v in raw if v in allowed))
+    st.session_state[key] = good or [fallback]
+    if good == raw or not raw:
+        return []
+    bad = ", ".join(f"`{v[:40]}`" for v in raw if v not in allowed)
+    return [f"{key}: no such generator {bad}; " + ("dropped" if good else f"showing {fallback}")]
+
+
+def sync_url(keys: list[str]) -> None:
+    """Write the widgets' current values into the URL, so copying it shares this exact view."""
+    for key in keys:
+        value = st.session_state.get(key)
+        if isinstance(value, list):
+            want = [str(v) for v in value]
+        else:
+            want = None if value is None else str(value)
+        if want is not None and st.query_params.get_all(key) != (want if isinstance(want, list) else [want]):
+            st.query_params[key] = want
 
 
 def fmt_seconds(s: Optional[float]) -> str:

@@ -1,0 +1,90 @@
+"""DP-InfoGAN Studio — home page: an instant three-ε comparison from the zoo, then what the method does.
+
+The comparison comes first (above the fold on a 1366×768 projector) but is drawn last: its container
+is placed at the top and filled after the text, so the text shows while torch loads (cold start)."""
+import random
+
+import streamlit as st
+
+st.set_page_config(page_title="DP-InfoGAN Studio", page_icon="🔒", layout="wide")
+st.title("DP-InfoGAN Studio")
+demo = st.container()  # filled last: the text and navigation show while torch loads (cold start)
+st.header("How it works")
+st.markdown(
+    """
+A **generator** learns to draw handwritten digits without ever looking at the real ones: only the
+**discriminator** sees real images, and it learns with *differentially private* SGD — every real
+image's influence is clipped and hidden under random noise. **ε (epsilon)** measures how much any
+single person's image could still leak: **smaller ε = stronger privacy**, at some cost in image quality.
+Like InfoGAN, the generator also takes *codes*: one picks the digit, two more steer the style (slant, thickness).
+"""
+)
+st.graphviz_chart(
+    """digraph { rankdir=LR; node [shape=box, style="rounded,filled", fillcolor="#eef3fb", fontname="sans-serif"];
+    codes [label="random noise z\\n+ digit code c1\\n+ style codes c2, c3"]; G [label="Generator"];
+    fake [label="generated digits", fillcolor="#fff"]; real [label="real digits\\n(private data)", fillcolor="#fde2e1"];
+    D [label="Discriminator + Q head\\ntrained with DP-SGD:\\nclip each image's gradient,\\nadd Gaussian noise",
+       fillcolor="#fde2e1"];
+    codes -> G -> fake -> D; real -> D; D -> G [label="feedback (already private)", style=dashed]; }""",
+    width="content",
+)
+
+st.header("What each page is for")
+st.markdown(
+    """
+- **Train** — pick a privacy budget ε and start your own private training run; watch the losses, the ε spent and the
+  samples improve live; stop it any time (the last checkpoint is kept).
+- **Privacy vs quality** — every model on one chart: ε against image quality, with published results for
+  comparison. Click a point to see its samples; start a small sweep and watch the curve fill in.
+- **Latent explorer** — steer a generator: choose the digit, move the style sliders, compare generators side by side,
+  share the view by URL.
+- **Federated** — several clients each hold only some digits and train together (DPD-InfoGAN): only model weights
+  travel, each client keeps its own privacy budget.
+- **Privacy attacks** — can an attacker tell whether an image was in the training set? Membership-inference
+  attacks against private and non-private models, with the bound that ε puts on any such attack.
+"""
+)
+
+with demo:
+    from dpinfogan.ui import cache, models  # imports torch: the slow part of a cold start
+
+    st.subheader("Same latent, three privacy levels")
+    top = st.columns([5, 1])
+    top[0].caption("Each column is a different generator from the shipped zoo, fed exactly the same noise and codes: "
+                   "one noise draw, the digits 0–9.")
+    if "home_seed" not in st.session_state:
+        st.session_state.home_seed = 0
+    if top[1].button("🎲 New sample", key="home_new_sample", width="stretch"):
+        st.session_state.home_seed = random.randrange(1_000_000)
+    seed = st.session_state.home_seed
+
+    zoo = models.discover_zoo()
+    for e in zoo:
+        if e.error:
+            st.warning(f"Skipped zoo file `{e.path.name}`: {e.error}")  # the error names no server path
+    picks = models.pick_comparison(zoo)
+    titles = {1.0: "ε ≈ 1 — strong privacy", 10.0: "ε ≈ 10 — moderate privacy",
+              models.INF_EPS: "no privacy (ε = ∞)"}
+    cols = st.columns(3)
+    for col, (target, entry) in zip(cols, picks):
+        with col:
+            st.markdown(f"**{titles[target]}**")
+            if entry is None:
+                st.info("No such model in the zoo yet (`checkpoints/`). Train one on the **Train** page "
+                        "or with `python -m dpinfogan train`.")
+                continue
+            ck, err = cache.load_model(entry)
+            if ck is None:
+                st.error(f"`{entry.path.name}`: {err}")
+                continue
+            n_cat = ck.config.latent.n_categories
+            per_row = (n_cat + 1) // 2  # two rows of five: digits large enough for the back of a room
+            png, err = cache.render(entry, list(range(n_cat)), [()] * n_cat, [seed] * n_cat, nrow=per_row, scale=3)
+            if png is None:
+                st.error(err)
+                continue
+            st.image(png, caption=f"{entry.label} · {entry.settings_text()}", width="stretch", output_format="PNG")
+
+    if not zoo:
+        st.info("The zoo folder is empty. Everything still works: train a model on the Train page, "
+                "it then appears in the explorer and on the chart.")
