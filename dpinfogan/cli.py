@@ -354,20 +354,26 @@ def cmd_sweep(a: argparse.Namespace) -> int:
 
 
 def add_attack_parser(sub) -> None:
+    from .attack_lab import LAB_CANARIES, LAB_NONMEMBERS, LAB_SEED, LAB_SIZE
+
     p = sub.add_parser("attack", help="membership-inference attacks + memorisation check on a checkpoint",
                        formatter_class=argparse.ArgumentDefaultsHelpFormatter,
                        description="Attack a checkpoint: white-box (discriminator score, LOGAN) and black-box "
-                                   "(distance to the nearest generated sample, GAN-Leaks) membership inference. "
-                                   "By default members/non-members are the attack-lab split of the 5,000 offline "
-                                   "digits; results go to <checkpoint stem>.attack.json.")
+                                   "(distance to the nearest generated sample, GAN-Leaks) membership inference, with the ε each attack proves (95% confidence). By default "
+                                   "members/non-members/canaries are the attack-lab split of the 5,000 offline digits; "
+                                   "results go to <checkpoint stem>.attack.json.")
     p.add_argument("checkpoint", type=Path, help="a .safetensors checkpoint")
     p.add_argument("--members", type=Path, default=None, help="training images: .npz with uint8 'images' [N,28,28]")
     p.add_argument("--nonmembers", type=Path, default=None, help="held-out images, same format (ideally same N)")
-    p.add_argument("--lab-seed", type=SEED, default=0, help="attack-lab split: permutation seed of the 5,000 offline digits")
-    p.add_argument("--lab-size", type=whole(1, 2500), default=1000, help="attack-lab split: members (= non-members)")
+    p.add_argument("--lab-seed", type=SEED, default=LAB_SEED, help="attack-lab split: permutation seed of the 5,000 offline digits")
+    p.add_argument("--lab-size", type=whole(1, 4999, "attack-lab members"), default=LAB_SIZE, help="attack-lab split: members")
+    p.add_argument("--lab-nonmembers", type=whole(1, 4999, "attack-lab non-members"), default=LAB_NONMEMBERS,
+                   help="attack-lab split: non-members")
+    p.add_argument("--lab-canaries", type=whole(0, 2499, "attack-lab canaries"), default=LAB_CANARIES,
+                   help="attack-lab split: stamped canaries trained on (as many held out)")
     p.add_argument("--n-generated", type=SAMPLES, default=10000, help="generated samples for the black-box attack")
     p.add_argument("--seed", type=SEED, default=0, help="seed of the generated samples")
-    p.add_argument("--features", action="store_true", help="also attack with evaluator-feature distances")
+    p.add_argument("--features", action="store_true", help="also attack with evaluator-feature distances (records the evaluator's sha256)")
     p.add_argument("--evaluator", type=Path, default=None, help="evaluator file (default: checkpoints/evaluator-<dataset>.safetensors)")
     p.add_argument("--out", type=Path, default=None, help="results JSON (default: <checkpoint stem>.attack.json beside it)")
     p.add_argument("--no-write", action="store_true", help="print only, write no file")
@@ -377,7 +383,7 @@ def add_attack_parser(sub) -> None:
 
 
 def cmd_attack(a: argparse.Namespace) -> int:
-    from .attacks import cli_attack
+    from .attack_lab import cli_attack
 
     return cli_attack(a)
 

@@ -9,7 +9,7 @@ from dpinfogan.config import ModelConfig, PrivacyConfig, TrainConfig
 from dpinfogan.inputs import NumberField, parse_number
 from dpinfogan.runs import runs_root
 from dpinfogan.ui import cache, charts, widgets
-from dpinfogan.attacks import best_attack_auc
+from dpinfogan.attack_lab import best_attack_auc
 from dpinfogan.ui.models import checkpoints_root, discover_attack_lab, eps_text, load_references, metrics_table
 
 st.set_page_config(page_title="Privacy vs quality · DP-InfoGAN Studio", page_icon="📉", layout="wide")

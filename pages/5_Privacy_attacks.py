@@ -1,17 +1,20 @@
-"""Privacy attacks: membership inference against the attack-lab models, the (ε, δ)-DP bound on
-attack success, and the memorisation gallery. Reads the shipped results; runs no model."""
+"""Privacy attacks: membership inference against the attack-lab models, the ε each attack proves
+against the ε each model claims, the (ε, δ)-DP bound, the canary audit and the memorisation gallery.
+Reads the shipped results; runs no model."""
 import math
 
 import numpy as np
 import plotly.graph_objects as go
 import streamlit as st
 
-from dpinfogan.attacks import FPR_LOW, auc_standard_error, decode_image, dp_tpr_bound, load_results
-from dpinfogan.data import PROJECT_ROOT
+from dpinfogan.attack_lab import audit_verdict, evaluator_warning, file_sha256, load_results
+from dpinfogan.attacks import FPR_LOW, auc_standard_error, decode_image, dp_tpr_bound
 from dpinfogan.fileio import image_grid
+from dpinfogan.ui.models import checkpoints_root
 
 st.set_page_config(page_title="Privacy attacks · DP-InfoGAN Studio", page_icon="🕵️", layout="wide")
-LAB = PROJECT_ROOT / "checkpoints" / "attack-lab"
+LAB = checkpoints_root() / "attack-lab"
+EVALUATOR = checkpoints_root() / "evaluator-mnist.safetensors"
 INF_X = 1000.0  # where ε = ∞ sits on the log ε axis
 COLORS = ["#d62728", "#ff7f0e", "#1f77b4", "#2ca02c", "#9467bd", "#8c564b"]
 
@@ -24,11 +27,16 @@ def _load(path: str, mtime: float) -> tuple[dict | None, str | None]:  # noqa: A
         return None, str(e)
 
 
+@st.cache_data(show_spinner=False)
+def _sha256(path: str, mtime: float) -> str | None:  # noqa: ARG001 - mtime keys the cache
+    return file_sha256(path)
+
+
 def _eps_text(r: dict) -> str:
     steps = r["model"].get("steps")
     tail = f", {steps:,} steps" if isinstance(steps, int) else ""
-    if r.get("clipped_without_noise"):
-        tail += " (partly clipped, σ = 0)"  # clipping alone gives no ε
+    if r.get("void_reason"):
+        tail += " (trained with DP, but no guarantee holds)"
     return ("no privacy (ε = ∞)" if not r["private"] else f"ε = {r['epsilon']:.3g}") + tail
 
 
@@ -57,9 +65,11 @@ We attack each model in two ways:
 * **Black-box (GAN-Leaks)** — only look at generated images: if the generator has memorised a training
   image, some generated sample sits very close to it.
 
-Success is measured on 1,000 **members** (the training set) and 1,000 **non-members** (held out, same
-distribution). **AUC** 0.5 = guessing, 1.0 = perfect. **TPR at 1 % FPR** asks: if the attacker may wrongly
-accuse only 1 % of non-members, what fraction of members does it catch? (Guessing gives 1 %.)
+**AUC** is the chance that the attack scores a random member above a random non-member (0.5 = guessing,
+1.0 = perfect); **TPR at 1 % FPR** is the fraction of members it catches when it may wrongly accuse only
+1 % of non-members (guessing catches 1 %). The **lower bound** is the smallest ε consistent with what the
+attack achieved: with 95 % confidence the model cannot be more private than that, so a lower bound above
+the ε a model claims would prove the claim false.
 """
 )
 
@@ -76,6 +86,31 @@ if not results:
             "attack them with `python -m dpinfogan attack checkpoints/attack-lab/<name>.safetensors`.")
     st.stop()
 results.sort(key=lambda r: (-r["epsilon"], -(r["model"].get("steps") or 0)))  # ∞ first, then large ε
+shipped_sha = _sha256(str(EVALUATOR), EVALUATOR.stat().st_mtime) if EVALUATOR.is_file() else None
+for r in results:
+    why = evaluator_warning(r, shipped_sha)
+    if why:
+        st.warning(f"`{r['checkpoint']}`: {why}. Its feature-attack numbers are not comparable with the others.")
+s0 = results[0]["setting"]
+st.caption(f"Measured on {s0['n_members']:,} **members** (the training set) and {s0['n_nonmembers']:,} "
+           "**non-members** (held out, same distribution).")
+
+st.header("Does each model keep its promise?")
+for r in results:
+    v = audit_verdict(r)
+    proved = f"the attacks prove ε ≥ {v['epsilon_lb']:.2f}" + (f" ({v['by']})" if v["by"] and v["epsilon_lb"] > 0 else "")
+    if v["violated"]:
+        st.error(f"**{_eps_text(r)}**: {proved}, but the model claims ε ≤ {v['claimed']:.3g}. A lower bound above "
+                 "the claimed ε means the privacy accounting or the private step is wrong: this is a bug.")
+    elif r["private"]:
+        st.success(f"**{_eps_text(r)}**: {proved}; the model claims ε ≤ {v['claimed']:.3g}. Consistent.")
+    else:
+        why = f" ({r['void_reason']})" if r.get("void_reason") else ""
+        st.info(f"**{_eps_text(r)}**: {proved}; the model claims no guarantee{why}.")
+st.caption("Each lower bound holds with 95 % confidence: the attack's threshold is chosen on a random half of the "
+           "members and non-members, and Clopper–Pearson intervals on the other half bound its TPR and FPR "
+           "(δ: the model's, or for a model without DP the δ a private run on its data would use). "
+           "See `dpinfogan/audit.py`.")
 color = {r["checkpoint"]: COLORS[i % len(COLORS)] for i, r in enumerate(results)}
 names = {"logan": "white-box (D score)", "gan_leaks": "black-box (pixels)",
          "gan_leaks_features": "black-box (evaluator features)"}
@@ -88,13 +123,15 @@ for r in results:
         se = auc_standard_error(a["auc"], r["setting"]["n_members"], r["setting"]["n_nonmembers"])
         row[f"{names.get(k, k)} AUC"] = f"{a['auc']:.3f} ± {2 * se:.3f}"
         row[f"{names.get(k, k)} TPR@1%FPR"] = a["tpr_at_1pct_fpr"]
+        row[f"{names.get(k, k)} proves ε ≥"] = round(a["audit"]["epsilon_lb"], 2) if a.get("audit") else None
     b = r["dp_bound"]
     row["DP bound: max AUC"] = b["auc"] if b else None
     row["DP bound: max TPR@1%FPR"] = b["tpr_at_1pct_fpr"] if b else None
     rows.append(row)
-st.dataframe(rows, hide_index=True, use_container_width=True)
-st.caption("AUC ± two standard errors (Hanley–McNeil): with 1,000 members and 1,000 non-members, anything "
-           "within about 0.5 ± 0.026 is indistinguishable from guessing.")
+st.dataframe(rows, hide_index=True, width="stretch")
+se0 = auc_standard_error(0.5, s0["n_members"], s0["n_nonmembers"])
+st.caption(f"AUC ± two standard errors (Hanley–McNeil): with these set sizes, anything within about "
+           f"0.5 ± {2 * se0:.3f} is indistinguishable from guessing.")
 
 c1, c2 = st.columns([3, 2])
 with c1:
@@ -121,7 +158,7 @@ with c1:
     fig.update_layout(title=f"ROC curves — {names[kind]}", xaxis_title="false-positive rate (non-members accused)",
                       yaxis_title="true-positive rate (members caught)", xaxis=axis, yaxis=dict(axis),
                       height=460, margin=dict(l=10, r=10, t=40, b=10), legend=dict(orientation="h", y=-0.2))
-    st.plotly_chart(fig, use_container_width=True)
+    st.plotly_chart(fig, width="stretch")
 with c2:
     fig = go.Figure()
     xs = [r["epsilon"] if math.isfinite(r["epsilon"]) else INF_X for r in results]
@@ -138,7 +175,7 @@ with c2:
                       ticktext=["∞" if t == INF_X else f"{t:.3g}" for t in ticks], title="ε (privacy budget)"),
                       yaxis=dict(title="AUC", range=[0.4, 1.0]), height=460,
                       margin=dict(l=10, r=10, t=40, b=10), legend=dict(orientation="h", y=-0.2))
-    st.plotly_chart(fig, use_container_width=True)
+    st.plotly_chart(fig, width="stretch")
 
 st.subheader("What ε promises")
 st.markdown(
@@ -156,6 +193,36 @@ average member usually land far below it. The non-private model has no bound at 
 """
 )
 
+st.header("Canaries: a second view of the same question")
+st.markdown(
+    """
+Besides the ordinary digits, each lab model trained on a few **canaries**: digits with a random
+black-and-white stamp, each stamp different, so they look like nothing else in the data. As many
+canaries, stamped the same way, were held out. If the discriminator scores the canaries it trained on
+higher than the held-out ones, it remembers individual records; DP promises it barely can.
+"""
+)
+canaried = [r for r in results if r.get("canaries")]
+if not canaried:
+    st.info("These results have no canary audit; re-run `python scripts/attack_lab.py attack`.")
+else:
+    fig = go.Figure()
+    fig.add_trace(go.Bar(x=[_eps_text(r) for r in canaried], y=[r["canaries"]["gap"] for r in canaried],
+                         error_y=dict(type="data", array=[2 * r["canaries"]["gap_se"] for r in canaried]),
+                         marker_color=[color[r["checkpoint"]] for r in canaried]))
+    fig.add_hline(y=0, line_color="#999")
+    fig.update_layout(title="How much higher D scores inserted canaries than held-out ones (± 2 SE)",
+                      yaxis_title="mean D logit: inserted − held out", height=360, margin=dict(l=10, r=10, t=40, b=10))
+    c1, c2 = st.columns([3, 2])
+    c1.plotly_chart(fig, width="stretch")
+    c2.dataframe([{"model": _eps_text(r), "canaries in / out": f"{r['canaries']['k']} / {r['canaries']['k_heldout']}",
+                   "score gap": round(r["canaries"]["gap"], 2), "canary AUC": round(r["canaries"]["auc"], 3),
+                   "proves ε ≥": round(r["canaries"].get("epsilon_lb", 0.0), 2)} for r in canaried],
+                 hide_index=True, width="stretch")
+    examples = canaried[0]["canaries"].get("images") or []
+    if examples:
+        c2.image(_pair_png(tuple(examples)), caption="some of the inserted canaries")
+
 st.header("Memorisation: does the generator copy its training images?")
 st.markdown(
     """
@@ -164,7 +231,7 @@ and the nearest **held-out** image (pixel distance). A sample much closer to a t
 anything held out is a near-copy. Below are each model's most copy-like samples
 (left: generated, middle: nearest training image, right: nearest held-out image for comparison).
 The margin is how much nearer the most copy-like sample is to its training image than to any held-out
-image. Be aware of the price: with only 1,000 training images, the ε = 10 and ε = 1 generators barely
+image. Be aware of the price: with so few training images, the ε = 10 and ε = 1 generators barely
 draw digits at all — nothing is copied, but little is learned either.
 """
 )
@@ -179,7 +246,9 @@ for col, r in zip(cols, results):
                        "copy-like generated sample. Near 0% = no sample singles out a training image.")
         st.caption(f"median distance to nearest member {m['median_nn_member']:.1f} vs non-member "
                    f"{m['median_nn_nonmember']:.1f}; {m['frac_closer_to_member']:.0%} of {m['n_generated']:,} "
-                   "samples are nearer a member (a noisy statistic: ~50% means no preference)")
+                   "samples are nearer a member (~50% means no preference, but when the samples all look alike "
+                   "one training image can decide it; the median distance ratio "
+                   f"{m.get('median_ratio', float('nan')):.3f} is steadier: 1 = no preference)")
         for p in m["pairs"][:6]:
             im = p["images"]
             st.image(_pair_png((im["generated"], im["member"], im["nonmember"])),
@@ -188,17 +257,22 @@ for col, r in zip(cols, results):
 with st.expander("How these models and numbers were made"):
     r0 = results[0]
     s = r0["setting"]
+    ev = r0.get("evaluator") or {}
     st.markdown(
         f"""
-* **Data** — {s.get('members', '?')}; non-members: {s.get('nonmembers', '?')}. Offline, no download.
-* **Models** — each trained with the project's own training loop on the members only, on one CPU thread,
-  δ = 1e-4 (< 1/N = 1e-3) for the private ones. Generated samples per attack: {s['n_generated']:,}.
-* **Reproduce** — `python scripts/attack_lab.py train --name eps1 --epsilon 1`, then
-  `python -m dpinfogan attack checkpoints/attack-lab/eps1.safetensors` (also `nonprivate`/`inf`, `eps10`/`10`).
+* **Data** — {s.get('members', '?')}; non-members: {s.get('nonmembers', '?')}; plus
+  {s.get('lab_canaries', '?')} stamped canaries trained on and as many held out. Offline, no download.
+* **Models** — each trained with the project's own training loop on the members and canaries only, on one CPU
+  thread, with one recipe and the same number of steps; only clipping and noise differ. δ ≤ 1/(10·N) for the
+  private ones. Generated samples per attack: {s['n_generated']:,}.
+* **Evaluator** (feature attack) — sha256 `{str(ev.get('sha256', '?'))[:16]}…`, `{ev.get('path', '?')}`.
+* **Reproduce** — `python scripts/attack_lab.py train --name eps1 --epsilon 1` (trains, then attacks);
+  `python scripts/attack_lab.py attack` re-attacks every shipped lab model.
 * **Attack your own model** — `python -m dpinfogan attack CHECKPOINT --members train.npz --nonmembers heldout.npz`
   (uint8 `images` arrays).
 """
     )
     st.dataframe([{"model": _eps_text(r), "σ": r["model"]["noise_multiplier"], "steps": r["model"]["steps"],
-                   "batch": r["model"]["batch_size"], "train seconds": r["model"]["train_seconds"],
-                   "file": r["checkpoint"]} for r in results], hide_index=True, use_container_width=True)
+                   "batch": r["model"]["batch_size"], "D width / hidden": f"{r['model'].get('d_width')} / "
+                   f"{r['model'].get('d_hidden')}", "train seconds": r["model"]["train_seconds"],
+                   "file": r["checkpoint"]} for r in results], hide_index=True, width="stretch")
