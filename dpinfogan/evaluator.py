@@ -117,7 +117,7 @@ class LoadedEvaluator:
     def identity(self) -> dict[str, Any]:
         """The fields written into every results file."""
         return {"version": self.version, "sha256": self.sha256, "dataset": self.dataset,
-                "test_accuracy": self.test_accuracy, "path": str(self.path) if self.path else None}
+                "test_accuracy": self.test_accuracy, "path": _shown_path(self.path) if self.path else None}
 
 
 # ---------------------------------------------------------------- training
@@ -271,6 +271,15 @@ def load_evaluator(path: str | os.PathLike) -> LoadedEvaluator:
         raise ValueError(f"{path} is corrupt or does not match its metadata: {e}") from None
     model.eval()
     return LoadedEvaluator(model, meta, hashlib.sha256(path.read_bytes()).hexdigest(), path)
+
+
+def _shown_path(path: Path) -> str:
+    """The path as results files record it: relative to the project, else the bare file name (a
+    published result never names a folder of the machine that made it)."""
+    try:
+        return str(Path(path).resolve().relative_to(PROJECT_ROOT.resolve()))
+    except ValueError:
+        return Path(path).name
 
 
 def default_evaluator_path(dataset: str) -> Path:

@@ -135,3 +135,11 @@ def test_shipped_evaluator_loads_offline_and_is_accurate():
     assert ev.dataset == "mnist" and ev.test_accuracy >= 0.98
     te = load_dataset("offline-digits", train=False)
     assert accuracy(ev.model, te.images, te.labels) > 0.95
+
+
+def test_results_record_no_absolute_path(tmp_path):
+    from dpinfogan.data import PROJECT_ROOT
+    from dpinfogan.evaluator import _shown_path
+
+    assert _shown_path(PROJECT_ROOT / "checkpoints" / "evaluator-mnist.safetensors") == "checkpoints/evaluator-mnist.safetensors"
+    assert _shown_path(tmp_path / "elsewhere" / "ev.safetensors") == "ev.safetensors"
