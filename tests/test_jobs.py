@@ -96,11 +96,12 @@ def test_stop_sends_sigterm_and_keeps_the_checkpoint(tmp_path):
     assert job.state == "stopped", jobs.log_tail(run)
     assert 4 <= job.step < 100_000 and job.info.checkpoint is not None
     assert 0 < job.epsilon < 10
-    with pytest.raises(ProcessLookupError):
-        for _ in range(100):  # the process exits and is reaped by the listing
-            jobs.list_jobs(tmp_path)
-            os.kill(pid, 0)
-            time.sleep(0.1)
+    from dpinfogan.runs import pid_alive
+
+    deadline = time.monotonic() + 60  # the trainer exits (its supervisor reaps it); slow on a busy machine
+    while pid_alive(pid):
+        assert time.monotonic() < deadline, "the stopped trainer did not exit"
+        time.sleep(0.2)
 
 
 def _disk_state(run) -> dict:
