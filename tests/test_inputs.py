@@ -37,7 +37,7 @@ def test_open_range_float_field(text, ok):
 def test_parse_form_names_every_bad_field():
     texts = {k: f.text() for k, f in TRAIN_FIELDS.items()}
     values, problems = parse_form(texts, TRAIN_FIELDS)
-    assert not problems and values["train_steps"] == 300 and values["train_lr_g"] == 1e-3
+    assert not problems and values["train_steps"] == 300 and values["train_lr_g"] == 1e-4
     texts.update(train_steps="-5", train_batch="0", train_seed="x")
     _, problems = parse_form(texts, TRAIN_FIELDS)
     assert [p.split(":")[0] for p in problems] == [TRAIN_FIELDS[k].label for k in
