@@ -155,8 +155,8 @@ def test_shipped_results_match_the_shipped_models_and_evaluator():
 def _strings(obj) -> list[str]:
     if isinstance(obj, str):
         return [obj]
-    if isinstance(obj, dict):
-        return [s for v in obj.values() for s in _strings(v)]
+    if isinstance(obj, dict):  # base64 images may start with "/" too: not paths
+        return [s for k, v in obj.items() if k != "images" for s in _strings(v)]
     if isinstance(obj, list):
         return [s for v in obj for s in _strings(v)]
     return []
