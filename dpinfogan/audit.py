@@ -24,6 +24,17 @@ CONFIDENCE = 0.95  # every lower bound holds with this probability over the atta
 
 
 # --------------------------------------------------------------------------- the ε lower bound
+def _two_score_sets(a, b, too_few: str, not_finite: str) -> tuple[np.ndarray, np.ndarray]:
+    """Two flat float64 score arrays of at least two finite values each; ``ValueError`` otherwise."""
+    a = np.asarray(a, dtype=np.float64).ravel()
+    b = np.asarray(b, dtype=np.float64).ravel()
+    if a.size < 2 or b.size < 2:
+        raise ValueError(too_few)
+    if not (np.isfinite(a).all() and np.isfinite(b).all()):
+        raise ValueError(not_finite)
+    return a, b
+
+
 def clopper_pearson(successes: int, trials: int, alpha: float) -> tuple[float, float]:
     """One-sided Clopper–Pearson bounds of a binomial rate, each holding with probability 1 − ``alpha``.
 
@@ -101,12 +112,9 @@ def empirical_epsilon(member_scores: np.ndarray, nonmember_scores: np.ndarray, d
     Returns a JSON-friendly dict: ``epsilon_lb`` (0 = nothing proved), the test, the counts on the
     evaluation half and the method.
     """
-    pos = np.asarray(member_scores, dtype=np.float64).ravel()
-    neg = np.asarray(nonmember_scores, dtype=np.float64).ravel()
-    if pos.size < 2 or neg.size < 2:
-        raise ValueError("need at least two member and two non-member scores (they are split in halves)")
-    if not (np.isfinite(pos).all() and np.isfinite(neg).all()):
-        raise ValueError("attack scores must be finite numbers")
+    pos, neg = _two_score_sets(member_scores, nonmember_scores,
+                               "need at least two member and two non-member scores (they are split in halves)",
+                               "attack scores must be finite numbers")
     rng = np.random.default_rng(seed)
     pos, neg = rng.permutation(pos), rng.permutation(neg)
     hp, hn = pos.size // 2, neg.size // 2
@@ -152,12 +160,8 @@ def canary_audit(inserted_scores: np.ndarray, heldout_scores: np.ndarray, delta:
     """
     from .attacks import roc_curve
 
-    a = np.asarray(inserted_scores, dtype=np.float64).ravel()
-    b = np.asarray(heldout_scores, dtype=np.float64).ravel()
-    if a.size < 2 or b.size < 2:
-        raise ValueError("need at least two inserted and two held-out canaries")
-    if not (np.isfinite(a).all() and np.isfinite(b).all()):
-        raise ValueError("canary scores must be finite numbers")
+    a, b = _two_score_sets(inserted_scores, heldout_scores, "need at least two inserted and two held-out canaries",
+                           "canary scores must be finite numbers")
     out = {"k": int(a.size), "k_heldout": int(b.size), "mean_inserted": float(a.mean()),
            "mean_heldout": float(b.mean()), "gap": float(a.mean() - b.mean()),
            "gap_se": float(math.sqrt(a.var(ddof=1) / a.size + b.var(ddof=1) / b.size)),
