@@ -149,7 +149,7 @@ class TrainConfig:
     warm_start: str = ""
     sample_every: int = 200  # write a sample grid PNG every K discriminator steps
     checkpoint_every: int = 500  # write a checkpoint every K discriminator steps
-    seed: int = 0  # seeds the model init, the sampler and the noise
+    seed: int = 0  # seeds init, latents and grids (public); never the DP noise or batches (dpinfogan/secret.py)
     threads: int = 0  # torch CPU threads; 0 = leave torch's default
     model: ModelConfig = field(default_factory=ModelConfig)
     latent: LatentConfig = field(default_factory=LatentConfig)

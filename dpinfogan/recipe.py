@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import copy
 import hashlib
-import os
 from pathlib import Path
 from typing import Any, Optional
 
@@ -18,9 +17,10 @@ from torch import nn
 
 from .checkpoint import read_metadata
 from .config import D_STEP_LADDER, TrainConfig
-from .data import PROJECT_ROOT
+from .fontdigits import NAME as FONT_DIGITS
+from .zoo import zoo_root
 
-PUBLIC_DATASETS = ("font-digits",)  # data a warm start may have seen: public, disjoint from any private set
+PUBLIC_DATASETS = (FONT_DIGITS,)  # data a warm start may have seen: public, disjoint from any private set
 
 
 class AdaptiveDSteps:
@@ -118,8 +118,7 @@ WARM_START_FILE = "warmstart-fontdigits.safetensors"  # shipped in checkpoints/,
 
 def shipped_warm_start() -> Optional[Path]:
     """The shipped public warm start (``checkpoints/warmstart-fontdigits.safetensors``), if present."""
-    root = Path(os.environ.get("DPINFOGAN_CHECKPOINTS") or PROJECT_ROOT / "checkpoints")
-    path = root / WARM_START_FILE
+    path = zoo_root() / WARM_START_FILE
     return path if path.is_file() else None
 
 

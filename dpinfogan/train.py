@@ -277,7 +277,7 @@ def _check_resumable(cfg: TrainConfig, resume: Checkpoint) -> None:
         raise ValueError(f"cannot continue a private run from this checkpoint: {why}. "
                          "Its steps would not be covered by the accountant; train from scratch instead")
     rp = resume.meta["privacy"]
-    if abs(float(rp.get("delta") or 0) - float(cfg.privacy.delta)) > 0 or rp.get("accountant") != cfg.privacy.accountant:
+    if float(rp.get("delta") or 0) != float(cfg.privacy.delta) or rp.get("accountant") != cfg.privacy.accountant:
         raise ValueError("cannot continue a private run with another δ or accountant than the checkpoint's "
                          f"(δ = {rp.get('delta')}, {rp.get('accountant')} accountant)")
 

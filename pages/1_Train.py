@@ -77,9 +77,9 @@ with settings:
             cfg.validate(n)
         except ValueError as e:
             problems.append(str(e))
-        if warm_start_problem(cfg):
-            problems.append(f"the warm start does not fit: {warm_start_problem(cfg)} — untick it or use the "
-                            "default widths")
+        warm_problem = warm_start_problem(cfg)
+        if warm_problem:
+            problems.append(f"the warm start does not fit: {warm_problem} — untick it or use the default widths")
     for p in problems:
         st.error(f"Cannot start — {p}")
     if cfg is not None and math.isinf(eps) and cfg.privacy.noise_multiplier is not None:
