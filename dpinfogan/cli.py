@@ -101,7 +101,7 @@ def add_train_parser(sub) -> None:
     t.add_argument("--ema-decay", type=number(0.0, 0.999999, what="EMA decay"), default=d.ema_decay,
                    help="EMA of the generator's weights for sampling and export (0 = off; 0.999 typical)")
     t.add_argument("--warm-start", default=d.warm_start, metavar="CKPT",
-                   help="initialise G and D from a checkpoint trained on public data (font-digits); no privacy cost")
+                   help="initialise G and D from a checkpoint trained on public data (stroke-digits, font-digits); no privacy cost")
     t.add_argument("--seed", type=SEED, default=d.seed, help="random seed")
     t.add_argument("--threads", type=THREADS, default=0, help="CPU threads (0 = torch default)")
     o = p.add_argument_group("output")

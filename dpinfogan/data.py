@@ -18,7 +18,7 @@ import numpy as np
 import torch
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
-DATASETS = ("mnist", "fashion-mnist", "kmnist", "offline-digits", "font-digits")  # font-digits: public, synthetic
+DATASETS = ("mnist", "fashion-mnist", "kmnist", "offline-digits", "font-digits", "stroke-digits")  # last two: public, synthetic
 OFFLINE = "offline-digits"
 _TV_NAMES = {"mnist": "MNIST", "fashion-mnist": "FashionMNIST", "kmnist": "KMNIST"}
 CLASS_NAMES = {
@@ -105,6 +105,10 @@ def load_dataset(name: str, train: bool = True, download: bool = True) -> ImageD
         from .fontdigits import font_digits
 
         return font_digits(20000 if train else 2000, seed=0 if train else 1)
+    if key == "stroke-digits":  # imported here: strokedigits builds on this module
+        from .strokedigits import stroke_digits
+
+        return stroke_digits(20000 if train else 2000, seed=0 if train else 1)
     import torchvision.datasets as tvd
 
     cls = getattr(tvd, _TV_NAMES[key])

@@ -3,7 +3,7 @@
 Each one touches only generated data or public data, so the accountant has nothing to add for it:
 the discriminator's accuracy on generated images (a statistic of G's output under DP weights), an
 average of the generator's weights (the generator never sees real data), and weights pretrained on
-public digits rendered from fonts (:mod:`dpinfogan.fontdigits`).
+public synthetic digits (:mod:`dpinfogan.strokedigits`, :mod:`dpinfogan.fontdigits`).
 """
 from __future__ import annotations
 
@@ -18,9 +18,10 @@ from torch import nn
 from .checkpoint import read_metadata
 from .config import D_STEP_LADDER, TrainConfig
 from .fontdigits import NAME as FONT_DIGITS
+from .strokedigits import NAME as STROKE_DIGITS
 from .zoo import zoo_root
 
-PUBLIC_DATASETS = (FONT_DIGITS,)  # data a warm start may have seen: public, disjoint from any private set
+PUBLIC_DATASETS = (STROKE_DIGITS, FONT_DIGITS)  # data a warm start may have seen: public, disjoint from any private set
 
 
 class AdaptiveDSteps:
@@ -81,8 +82,9 @@ def warm_start_info(meta: dict[str, Any], path: str | Path) -> dict[str, Any]:
         "dataset": meta["dataset"],
         "trained_on": (meta.get("training") or {}).get("dataset_source"),
         "steps": (meta.get("training") or {}).get("steps"),
-        "why_free": "pretrained without privacy on public synthetic digits rendered from fonts, disjoint from "
-                    "the private data; the accountant counts only the private steps that follow",
+        "why_free": f"pretrained without privacy on {meta['dataset']}, public synthetic digits that hold nobody's "
+                    "data and are disjoint from the private data; the accountant counts only the private steps "
+                    "that follow",
     }
 
 
@@ -113,11 +115,11 @@ def default_recipe(private: bool) -> str:
     return "dp-zoo-v3" if private else "paper-infogan"
 
 
-WARM_START_FILE = "warmstart-fontdigits.safetensors"  # shipped in checkpoints/, float16
+WARM_START_FILE = "warmstart-strokedigits.safetensors"  # shipped in checkpoints/, float16
 
 
 def shipped_warm_start() -> Optional[Path]:
-    """The shipped public warm start (``checkpoints/warmstart-fontdigits.safetensors``), if present."""
+    """The shipped public warm start (``checkpoints/warmstart-strokedigits.safetensors``), if present."""
     path = zoo_root() / WARM_START_FILE
     return path if path.is_file() else None
 

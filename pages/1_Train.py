@@ -53,10 +53,10 @@ with settings:
         for i, (k, f) in enumerate(list(TRAIN_FIELDS.items())[2:]):
             texts[k] = cols[i % 2].text_input(f.label, f.text(), key=k, help=HELP.get(k))
     warm = shipped_warm_start()
-    use_warm = st.checkbox("Start from the public warm start (digits rendered from fonts)", value=warm is not None,
+    use_warm = st.checkbox("Start from the public warm start (synthetic pen-stroke digits)", value=warm is not None,
                            disabled=warm is None, key="train_warm",
-                           help="A generator and discriminator pretrained on public, synthetic digits drawn with "
-                                "fonts: no private image, so no privacy cost. The private run fine-tunes them; ε "
+                           help="A generator and discriminator pretrained on public, synthetic digits drawn "
+                                "from pen-stroke templates: no private image, so no privacy cost. The private run fine-tunes them; ε "
                                 "counts only its own steps. Needs the default widths (generator 64, "
                                 "discriminator 16).")
     values, problems = parse_form(texts, TRAIN_FIELDS)

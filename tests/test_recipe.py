@@ -11,6 +11,7 @@ from dpinfogan.config import PrivacyConfig
 from dpinfogan.fontdigits import font_digits
 from dpinfogan.recipe import RECIPES, AdaptiveDSteps
 from dpinfogan.sampling import sample
+from dpinfogan.strokedigits import stroke_digits
 from dpinfogan.train import Trainer, train
 from tests.conftest import tiny_config
 
@@ -61,20 +62,22 @@ def test_ema_generator_is_what_sampling_and_export_use(digits, tmp_path):
     assert torch.allclose(_weights(t.ema.model), _weights(ck.generator)) and torch.allclose(_weights(t.g), raw)
 
 
-def _warm_start(tmp_path, dataset="font-digits"):
-    data = font_digits(300) if dataset == "font-digits" else None
+def _warm_start(tmp_path, dataset="stroke-digits"):
+    data = {"font-digits": font_digits, "stroke-digits": stroke_digits}.get(dataset, lambda n: None)(300)
     cfg = tiny_config(dataset=dataset, steps=4, privacy=PrivacyConfig(epsilon=math.inf))
     return train(cfg, data, tmp_path / f"warm-{dataset}", log_every=1000).checkpoint
 
 
-def test_warm_start_loads_says_what_it_saw_and_costs_nothing(digits, tmp_path):
-    warm = _warm_start(tmp_path)
+@pytest.mark.parametrize("public", ["stroke-digits", "font-digits"])
+def test_warm_start_loads_says_what_it_saw_and_costs_nothing(digits, tmp_path, public):
+    warm = _warm_start(tmp_path, public)
     t = Trainer(tiny_config(steps=3, warm_start=str(warm)), digits)
     assert torch.equal(_weights(t.d), _weights(load_checkpoint(warm).discriminator))
     res = train(tiny_config(steps=3, warm_start=str(warm)), digits, tmp_path / "run", log_every=1000)
     meta = load_checkpoint(res.checkpoint).meta
     ws = meta["training"]["warm_start"]
-    assert ws["dataset"] == "font-digits" and "fonts" in ws["trained_on"] and len(ws["sha256"]) == 64
+    assert ws["dataset"] == public and "public" in ws["trained_on"] and len(ws["sha256"]) == 64
+    assert public in ws["why_free"]
     # the accountant holds this run's 3 private steps only; the warm start's 4 are public
     assert sum(n for _, _, n in meta["privacy"]["history"]) == 3 == meta["training"]["steps"]
     assert math.isfinite(meta["privacy"]["epsilon"])

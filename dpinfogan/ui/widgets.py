@@ -182,13 +182,13 @@ def run_panel(job: jobs.Job, key: str) -> None:
         w1, w2 = st.columns(2)
         with w1:
             if png:
-                st.image(png, caption="where it started: the public warm start (font digits, no private data)",
+                st.image(png, caption="where it started: the public warm start (synthetic digits, no private data)",
                          width="stretch", output_format="PNG")
             else:
                 st.caption(f"The warm start `{Path(str(warm)).name}` is no longer on disk.")
         with w2:
             st.markdown("**What the private data added.** The left grid is the generator before it saw any "
-                        "private image: it was pretrained on digits rendered from fonts, which are public, so it "
+                        "private image: it was pretrained on synthetic digits drawn from stroke templates, which are public, so it "
                         "cost no privacy. The run's grid shows what the private steps changed; ε counts only "
                         "those steps.")
     if job.state == "failed":
