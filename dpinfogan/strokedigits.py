@@ -7,7 +7,7 @@ width, jittered control points, a smooth sinusoidal warp, rotation, shear and sc
 and centres it like MNIST (:func:`dpinfogan.fontdigits.mnist_frame`).
 
 Why not fonts alone: printed glyphs are bold and serifed, and the MNIST evaluator reads font
-digits at 68 % (6 and 9 mostly as 0 or 8); these strokes it reads at 99.6 % (2,000 images, seed 0),
+digits at 67.5 % (6 and 9 mostly as 0 or 8); these strokes it reads at 99.0 % (2,000 images each, seed 0),
 so a generator pretrained on them already draws handwriting-like digits before any private step.
 They hold nobody's data, so pretraining on them costs no privacy. No MNIST image was traced or
 used to make them; the templates were written once and checked once with the evaluator.
