@@ -15,7 +15,7 @@ from typing import Callable, Optional
 from .config import ACCOUNTANTS, CLIP_FAKE, CODE_MODES, DP_STEPS, LatentConfig, ModelConfig, PrivacyConfig, TrainConfig
 from .argtypes import BATCH, CLIP, LEARNING_RATE, SAMPLES, SEED, SIGMA, THREADS, WEIGHT, WIDTH, number, whole
 from .data import DATASETS
-from .recipe import MODEL_FIELDS, RECIPES, default_recipe
+from .recipe import MODEL_FIELDS, RECIPES, default_recipe, drop_unfitting_extras, recipe_value
 
 Handler = Callable[[argparse.Namespace], int]
 
@@ -95,13 +95,13 @@ def add_train_parser(sub) -> None:
     m, z = ModelConfig(), LatentConfig()
     add_network_options(t, d_steps_per_g=None, lr_d=None, lr_g=None, g_width=None,
                         d_width=None, d_hidden=m.d_hidden, noise_dim=z.noise_dim, n_continuous=z.n_continuous)
-    t.add_argument("--adaptive-d-steps", action=argparse.BooleanOptionalAction, default=d.adaptive_d_steps,
+    t.add_argument("--adaptive-d-steps", action=argparse.BooleanOptionalAction, default=None,
                    help="raise D steps per G step 1→2→5→10→20→50 when D's accuracy on generated images "
                         "(EMA 0.99) falls to 0.6 (free in privacy)")
-    t.add_argument("--ema-decay", type=number(0.0, 0.999999, what="EMA decay"), default=d.ema_decay,
+    t.add_argument("--ema-decay", type=number(0.0, 0.999999, what="EMA decay"), default=None,
                    help="EMA of the generator's weights for sampling and export (0 = off; 0.999 typical)")
-    t.add_argument("--warm-start", default=d.warm_start, metavar="CKPT",
-                   help="initialise G and D from a checkpoint trained on public data (stroke-digits, font-digits); no privacy cost")
+    t.add_argument("--warm-start", default=None, metavar="CKPT",
+                   help="initialise G and D from a checkpoint trained on public data (stroke-digits, font-digits); '' = random init; no privacy cost")
     t.add_argument("--seed", type=SEED, default=d.seed, help="random seed")
     t.add_argument("--threads", type=THREADS, default=0, help="CPU threads (0 = torch default)")
     o = p.add_argument_group("output")
@@ -115,12 +115,14 @@ def add_train_parser(sub) -> None:
     p.set_defaults(handler=cmd_train)
 
 
-def config_from_args(a: argparse.Namespace, n_samples: int) -> TrainConfig:
+def config_from_args(a: argparse.Namespace, n_samples: int, notes: Optional[list[str]] = None) -> TrainConfig:
+    """The run's config: each option if given, else its recipe's value; ``notes`` collects the recipe
+    pieces the options ruled out (say them once the config is known to be valid)."""
     epsilon: Optional[float] = a.epsilon
     if epsilon is None and a.sigma is None:
         epsilon = 10.0  # fixed σ without a budget runs the planned steps and reports ε
     private = not (epsilon is not None and math.isinf(epsilon) and a.sigma is None)
-    recipe = RECIPES[a.recipe or default_recipe(private)]
+    recipe = a.recipe or default_recipe(private, a.dataset)
     base, model_base = TrainConfig(), ModelConfig()
 
     def pick(name: str):
@@ -128,7 +130,7 @@ def config_from_args(a: argparse.Namespace, n_samples: int) -> TrainConfig:
         given = getattr(a, name)
         if given is not None:
             return given
-        return recipe.get(name, getattr(model_base if name in MODEL_FIELDS else base, name))
+        return recipe_value(recipe, name, getattr(model_base if name in MODEL_FIELDS else base, name))
 
     batch_size, steps = pick("batch_size"), pick("steps")
     if a.epochs is not None:
@@ -137,18 +139,23 @@ def config_from_args(a: argparse.Namespace, n_samples: int) -> TrainConfig:
         if batch_size <= 0:
             raise UsageError(f"batch size must be positive, got {batch_size}")
         steps = max(1, round(a.epochs * n_samples / batch_size))
-    return TrainConfig(
+    cfg = TrainConfig(
         dataset=a.dataset, code_mode=a.code_mode, batch_size=batch_size, steps=steps,
         d_steps_per_g=pick("d_steps_per_g"), lr_d=pick("lr_d"), lr_g=pick("lr_g"), lambda_cat=a.lambda_cat,
         lambda_cont=a.lambda_cont, lambda_label=a.lambda_label, sample_every=a.sample_every,
         checkpoint_every=a.checkpoint_every, seed=a.seed, threads=a.threads,
-        adaptive_d_steps=a.adaptive_d_steps, ema_decay=a.ema_decay, warm_start=a.warm_start,
+        adaptive_d_steps=pick("adaptive_d_steps"), ema_decay=pick("ema_decay"), warm_start=pick("warm_start"),
         model=ModelConfig(g_width=pick("g_width"), d_width=pick("d_width"), d_hidden=a.d_hidden),
         latent=LatentConfig(noise_dim=a.noise_dim, n_continuous=a.n_continuous),
         privacy=PrivacyConfig(epsilon=epsilon, delta=a.delta, noise_multiplier=a.sigma,
                               max_grad_norm=a.max_grad_norm, accountant=a.accountant, dp_step=a.dp_step,
                               clip_fake=a.clip_fake),
     )
+    given = {k for k in ("adaptive_d_steps", "warm_start") if getattr(a, k) is not None}
+    cfg, dropped = drop_unfitting_extras(cfg, given)
+    if notes is not None:
+        notes.extend(dropped)
+    return cfg
 
 
 def cmd_train(a: argparse.Namespace) -> int:
@@ -163,13 +170,16 @@ def cmd_train(a: argparse.Namespace) -> int:
     if data.fallback:
         print(f"note: {a.dataset} is not available offline; training on {data.source}", file=sys.stderr)
     resume = load_checkpoint(a.resume) if a.resume else None
-    cfg = config_from_args(a, len(data))
+    notes: list[str] = []
+    cfg = config_from_args(a, len(data), notes)
     if resume is not None:  # the model shape must match the checkpoint's
         cfg.model, cfg.latent, cfg.code_mode = resume.config.model, resume.config.latent, resume.config.code_mode
     cfg.validate(len(data))
     if a.out is not None and not _writable_dir(a.out.parent):
         raise UsageError(f"cannot write {a.out}: folder {a.out.parent} is not writable")
     Trainer(cfg, data, resume=resume)  # fail on an impossible budget before creating the run folder
+    for note in notes:
+        print(f"note: {note}", file=sys.stderr)
     run_dir = new_run_dir(name=None) if a.run_dir is None else _make_run_dir(a.run_dir)
     bar = None
     if not a.quiet:

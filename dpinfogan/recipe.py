@@ -8,6 +8,7 @@ public synthetic digits (:mod:`dpinfogan.strokedigits`, :mod:`dpinfogan.fontdigi
 from __future__ import annotations
 
 import copy
+import dataclasses
 import hashlib
 from pathlib import Path
 from typing import Any, Optional
@@ -134,6 +135,25 @@ def recipe_value(recipe: str, name: str, default: Any) -> Any:
         path = shipped_warm_start()
         return str(path) if path else ""
     return value
+
+
+def drop_unfitting_extras(cfg: TrainConfig, given: set[str]) -> tuple[TrainConfig, list[str]]:
+    """Switch off a recipe's warm start or adaptive n_D that the run's own options rule out.
+
+    A recipe's warm start fits only its networks, and adaptive n_D starts on a rung of the ladder; when
+    other options (``--g-width 32``, ``--d-steps-per-g 3``) rule one out, an option the user gave wins
+    and the recipe's piece is dropped with a note. Pieces in ``given`` (typed by the user) are kept, so
+    the config's validation still refuses what the user asked for."""
+    notes = []
+    if "warm_start" not in given and cfg.warm_start and warm_start_problem(cfg):
+        notes.append("the recipe's warm start needs its networks (G width 64, D width 16, the default latent "
+                     "sizes); this run starts from random weights")
+        cfg = dataclasses.replace(cfg, warm_start="")
+    if "adaptive_d_steps" not in given and cfg.adaptive_d_steps and cfg.d_steps_per_g not in D_STEP_LADDER:
+        notes.append(f"adaptive D steps start on a rung of {D_STEP_LADDER}; with {cfg.d_steps_per_g} D steps "
+                     "per G step they stay fixed")
+        cfg = dataclasses.replace(cfg, adaptive_d_steps=False)
+    return cfg, notes
 
 
 WARM_START_FILE = "warmstart-strokedigits.safetensors"  # shipped in checkpoints/, float16

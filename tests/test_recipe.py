@@ -9,7 +9,7 @@ from dpinfogan.checkpoint import export_checkpoint, load_checkpoint
 from dpinfogan.cli import build_parser, config_from_args
 from dpinfogan.config import PrivacyConfig
 from dpinfogan.fontdigits import font_digits
-from dpinfogan.recipe import RECIPES, AdaptiveDSteps
+from dpinfogan.recipe import RECIPES, WARM_START_FILE, AdaptiveDSteps, shipped_warm_start
 from dpinfogan.sampling import sample
 from dpinfogan.strokedigits import stroke_digits
 from dpinfogan.train import Trainer, train
@@ -98,12 +98,29 @@ def _cfg(*argv):
 
 
 def test_named_recipes_and_overrides():
-    z = RECIPES["dp-zoo-v3"]
-    c = _cfg("--epsilon", "10")  # no option: the best private recipe
-    assert (c.batch_size, c.steps, c.d_steps_per_g, c.lr_d, c.model.d_width) == (
-        z["batch_size"], z["steps"], z["d_steps_per_g"], z["lr_d"], z["d_width"])
+    z = RECIPES["dp-zoo-v5"]
+    c = _cfg("--epsilon", "10")  # no option: the best private recipe for digits, free pieces included
+    assert (c.batch_size, c.steps, c.d_steps_per_g, c.lr_d, c.lr_g, c.model.d_width, c.adaptive_d_steps,
+            c.ema_decay) == (z["batch_size"], z["steps"], z["d_steps_per_g"], z["lr_d"], z["lr_g"], z["d_width"],
+                             True, 0.999)
+    assert c.warm_start == str(shipped_warm_start()) and c.warm_start.endswith(WARM_START_FILE)
+    off = _cfg("--epsilon", "10", "--no-adaptive-d-steps", "--ema-decay", "0", "--warm-start", "")
+    assert (off.adaptive_d_steps, off.ema_decay, off.warm_start, off.steps) == (False, 0.0, "", z["steps"])
+    f = _cfg("--epsilon", "10", "--dataset", "fashion-mnist")  # no digit warm start for clothes
+    v3 = RECIPES["dp-zoo-v3"]
+    assert (f.steps, f.lr_g, f.warm_start, f.ema_decay) == (v3["steps"], v3["lr_g"], "", 0.0)
     p = _cfg("--epsilon", "inf")
     assert p.d_steps_per_g == 1 and p.lr_d == 2e-4 and p.model.d_width == 32  # InfoGAN's own setting
     o = _cfg("--recipe", "paper-infogan", "--epsilon", "5", "--lr-d", "3e-4", "--steps", "7")
     assert o.lr_d == 3e-4 and o.steps == 7 and o.d_steps_per_g == 1  # a given option wins over its recipe
     assert _cfg("--epsilon", "10", "--ema-decay", "0.999", "--adaptive-d-steps").adaptive_d_steps is True
+
+
+def test_recipe_pieces_that_the_options_rule_out_are_dropped_with_a_note():
+    notes = []
+    a = build_parser().parse_args(["train", "--epsilon", "10", "--g-width", "32", "--d-steps-per-g", "3"])
+    c = config_from_args(a, 60000, notes)  # the warm start's G is 64 wide; 3 is not a rung of the ladder
+    assert (c.warm_start, c.adaptive_d_steps, c.model.g_width, c.d_steps_per_g) == ("", False, 32, 3)
+    assert len(notes) == 2 and "random weights" in notes[0] and "stay fixed" in notes[1]
+    with pytest.raises(ValueError, match="rung"):  # typed by the user: refused, not dropped
+        _cfg("--epsilon", "10", "--d-steps-per-g", "3", "--adaptive-d-steps").validate(60000)
