@@ -17,7 +17,7 @@ import torch
 from torch import nn
 
 from .checkpoint import read_metadata
-from .config import D_STEP_LADDER, TrainConfig
+from .config import D_STEP_LADDER, ModelConfig, TrainConfig
 from .fontdigits import NAME as FONT_DIGITS
 from .strokedigits import NAME as STROKE_DIGITS
 from .zoo import zoo_root
@@ -112,6 +112,12 @@ RECIPES: dict[str, dict[str, Any]] = {
     "dp-zoo-v5": {"batch_size": 256, "steps": 20000, "d_steps_per_g": 5, "lr_d": 1e-3, "lr_g": 5e-4,
                   "g_width": 64, "d_width": 16, "adaptive_d_steps": True, "ema_decay": 0.999,
                   "warm_start": "shipped"},
+    # What a class watches (the Train page's defaults and the Privacy-vs-quality page's small sweep):
+    # fine-tune the warm start for 300 steps in about 30 s on one thread. Measured on full MNIST at ε = 10
+    # (README, time to quality): code accuracy 87.3% -> 85.0%, evaluator FID 140 -> 123, against 78.8%
+    # and FID 145 with one D step per G step at D rate 2e-4 and no EMA.
+    "live": {"batch_size": 64, "steps": 300, "d_steps_per_g": 5, "lr_d": 1e-3, "lr_g": 1e-4, "g_width": 64,
+             "d_width": 16, "ema_decay": 0.99, "warm_start": "shipped"},
 }
 MODEL_FIELDS = ("g_width", "d_width", "d_hidden")
 
@@ -135,6 +141,13 @@ def recipe_value(recipe: str, name: str, default: Any) -> Any:
         path = shipped_warm_start()
         return str(path) if path else ""
     return value
+
+
+def recipe_config(recipe: str, **fields: Any) -> TrainConfig:
+    """A TrainConfig with ``recipe``'s values; ``fields`` (TrainConfig fields) override them."""
+    model = {k: recipe_value(recipe, k, None) for k in MODEL_FIELDS if k in RECIPES[recipe]}
+    values = {k: recipe_value(recipe, k, None) for k in RECIPES[recipe] if k not in MODEL_FIELDS}
+    return TrainConfig(**{**values, "model": ModelConfig(**model), **fields})
 
 
 def drop_unfitting_extras(cfg: TrainConfig, given: set[str]) -> tuple[TrainConfig, list[str]]:

@@ -9,7 +9,8 @@ from dpinfogan.checkpoint import export_checkpoint, load_checkpoint
 from dpinfogan.cli import build_parser, config_from_args
 from dpinfogan.config import PrivacyConfig
 from dpinfogan.fontdigits import font_digits
-from dpinfogan.recipe import RECIPES, WARM_START_FILE, AdaptiveDSteps, shipped_warm_start
+from dpinfogan.recipe import (RECIPES, WARM_START_FILE, AdaptiveDSteps, recipe_config, shipped_warm_start,
+                              warm_start_problem)
 from dpinfogan.sampling import sample
 from dpinfogan.strokedigits import stroke_digits
 from dpinfogan.train import Trainer, train
@@ -124,3 +125,9 @@ def test_recipe_pieces_that_the_options_rule_out_are_dropped_with_a_note():
     assert len(notes) == 2 and "random weights" in notes[0] and "stay fixed" in notes[1]
     with pytest.raises(ValueError, match="rung"):  # typed by the user: refused, not dropped
         _cfg("--epsilon", "10", "--d-steps-per-g", "3", "--adaptive-d-steps").validate(60000)
+
+
+def test_live_recipe_is_the_warm_started_quick_run():
+    c = recipe_config("live", dataset="offline-digits", steps=50)
+    assert (c.steps, c.batch_size, c.d_steps_per_g, c.ema_decay, c.model.g_width, c.model.d_width) == (50, 64, 5, 0.99, 64, 16)
+    assert c.warm_start == str(shipped_warm_start()) and warm_start_problem(c) is None
