@@ -17,7 +17,8 @@ from pathlib import Path
 import numpy as np
 import torch
 
-PROJECT_ROOT = Path(__file__).resolve().parent.parent
+from .paths import data_root
+
 DATASETS = ("mnist", "fashion-mnist", "kmnist", "offline-digits", "font-digits", "stroke-digits")  # last two: public, synthetic
 OFFLINE = "offline-digits"
 _TV_NAMES = {"mnist": "MNIST", "fashion-mnist": "FashionMNIST", "kmnist": "KMNIST"}
@@ -49,11 +50,6 @@ class ImageData:
     @property
     def class_names(self) -> list[str]:
         return CLASS_NAMES[self.name]
-
-
-def data_root() -> Path:
-    """``$DPINFOGAN_DATA`` or ``<project>/data``."""
-    return Path(os.environ.get("DPINFOGAN_DATA") or PROJECT_ROOT / "data")
 
 
 def to_float(images_u8: torch.Tensor) -> torch.Tensor:

@@ -11,6 +11,8 @@ import math
 from dataclasses import dataclass
 from typing import Any, Optional, Union
 
+from .config import LatentConfig, ModelConfig, PrivacyConfig, TrainConfig
+
 Number = Union[int, float]
 
 
@@ -74,6 +76,25 @@ TRAIN_FIELDS: dict[str, NumberField] = {
     "train_sample_every": NumberField("Sample grid + quality every K steps", 25, 1, 10_000),
     "train_seed": NumberField("Seed", 0, 0, 2**31 - 1),
 }
+
+
+def train_config(values: dict[str, Number], *, dataset: str, code_mode: str, epsilon: float, delta: float,
+                 warm_start: str = "") -> TrainConfig:
+    """The Train page's run: its parsed :data:`TRAIN_FIELDS` and choices as a config (not validated).
+
+    The page trains on one thread (the other core serves the app) and checkpoints every 50 steps at
+    least; every other setting keeps its :class:`~dpinfogan.config.TrainConfig` default.
+    """
+    v = values
+    return TrainConfig(
+        dataset=dataset, code_mode=code_mode, batch_size=v["train_batch"], steps=v["train_steps"],
+        d_steps_per_g=v["train_d_steps"], lr_d=v["train_lr_d"], lr_g=v["train_lr_g"],
+        sample_every=v["train_sample_every"], checkpoint_every=max(50, v["train_sample_every"]),
+        seed=v["train_seed"], threads=1, warm_start=warm_start,
+        model=ModelConfig(g_width=v["train_g_width"], d_width=v["train_d_width"]), latent=LatentConfig(),
+        privacy=PrivacyConfig(epsilon=float(epsilon), delta=float(delta), max_grad_norm=float(v["train_clip"]),
+                              noise_multiplier=float(v["train_sigma"]) if v["train_sigma"] > 0 else None),
+    )
 
 
 def parse_form(texts: dict[str, Any], fields: dict[str, NumberField]) -> tuple[dict[str, Number], list[str]]:

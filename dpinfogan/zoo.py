@@ -7,7 +7,6 @@ a test can regenerate it and compare it with the committed file.
 from __future__ import annotations
 
 import math
-import os
 import shlex
 from dataclasses import dataclass
 from pathlib import Path
@@ -15,8 +14,7 @@ from typing import Optional
 
 from .accounting import compose_epsilon
 from .checkpoint import read_metadata
-from .data import PROJECT_ROOT
-from .metrics import eval_json_path
+from .paths import checkpoints_root, eval_json_path
 from .runs import read_json
 
 # Private models, recipe v3: a generator twice as wide as v2 (g_width 64; it never sees real data,
@@ -124,8 +122,7 @@ def joint_release(paths: list[Path]) -> Optional[JointRelease]:
                         tuple(float(m["privacy"]["epsilon"]) for _, m in metas))
 
 
-def zoo_root() -> Path:
-    return Path(os.environ.get("DPINFOGAN_CHECKPOINTS") or PROJECT_ROOT / "checkpoints")
+zoo_root = checkpoints_root  # the zoo is the checkpoints folder (the name recipe.py and federated/ use)
 
 
 def _fmt(v, spec: str = ".3g") -> str:

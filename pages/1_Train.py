@@ -4,9 +4,9 @@ import math
 import streamlit as st
 
 from dpinfogan import jobs
-from dpinfogan.config import LatentConfig, ModelConfig, PrivacyConfig, TrainConfig, default_delta, max_delta
+from dpinfogan.config import default_delta, max_delta
 from dpinfogan.data import OFFLINE, available_datasets
-from dpinfogan.inputs import TRAIN_FIELDS, parse_form
+from dpinfogan.inputs import TRAIN_FIELDS, parse_form, train_config
 from dpinfogan.recipe import shipped_warm_start, warm_start_problem
 from dpinfogan.ui import widgets
 
@@ -64,15 +64,8 @@ with settings:
     if not problems:
         v = values
         st.caption(f"≈ {v['train_steps'] * v['train_batch'] / n:,.1f} passes over the {n:,} images.")
-        cfg = TrainConfig(
-            dataset=dataset, code_mode=code_mode, batch_size=v["train_batch"], steps=v["train_steps"],
-            d_steps_per_g=v["train_d_steps"], lr_d=v["train_lr_d"], lr_g=v["train_lr_g"],
-            sample_every=v["train_sample_every"], checkpoint_every=max(50, v["train_sample_every"]),
-            seed=v["train_seed"], threads=1, warm_start=str(warm) if use_warm and warm else "",
-            model=ModelConfig(g_width=v["train_g_width"], d_width=v["train_d_width"]), latent=LatentConfig(),
-            privacy=PrivacyConfig(epsilon=float(eps), delta=float(delta), max_grad_norm=float(v["train_clip"]),
-                                  noise_multiplier=float(v["train_sigma"]) if v["train_sigma"] > 0 else None),
-        )
+        cfg = train_config(v, dataset=dataset, code_mode=code_mode, epsilon=eps, delta=delta,
+                           warm_start=str(warm) if use_warm and warm else "")
         try:
             cfg.validate(n)
         except ValueError as e:
