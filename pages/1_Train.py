@@ -26,7 +26,9 @@ DATASET_HELP = {OFFLINE: "offline-digits — 4,000 real MNIST digits shipped wit
                 "mnist": "MNIST — 60,000 handwritten digits", "fashion-mnist": "Fashion-MNIST — 60,000 clothes",
                 "kmnist": "KMNIST — 60,000 Japanese characters"}
 
-HELP = {"train_sigma": "Noise std is σ·C. With a fixed σ the run stops when ε is spent."}
+HELP = {"train_sigma": "Noise std is σ·C. With a fixed σ the run stops when ε is spent.",
+        "train_ema": "The grids and the saved generator are an average of its recent weights: smoother digits, "
+                     "no privacy cost (the generator never sees a real image)."}
 
 settings, live = st.columns([2, 3], gap="large")  # settings on the left, the live run on the right
 with settings:

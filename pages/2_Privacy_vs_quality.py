@@ -6,9 +6,10 @@ import streamlit as st
 
 from dpinfogan import jobs
 from dpinfogan.catalog import discover_attack_lab, eps_text, frontier_points, metrics_table
-from dpinfogan.config import ModelConfig, PrivacyConfig, TrainConfig
+from dpinfogan.config import PrivacyConfig
 from dpinfogan.inputs import NumberField, parse_number
 from dpinfogan.paths import checkpoints_root, runs_root
+from dpinfogan.recipe import recipe_config
 from dpinfogan.ui import cache, charts, widgets
 
 st.set_page_config(page_title="Privacy vs quality · DP-InfoGAN Studio", page_icon="📉", layout="wide")
@@ -100,7 +101,8 @@ def chart_and_sweep() -> None:
     st.subheader("Fill in the curve")
     st.caption(f"A small sweep trains {len(SWEEP_EPS)} short runs on the offline digits, one per ε in "
                f"{', '.join('∞' if math.isinf(x) else f'{x:g}' for x in SWEEP_EPS)}, one after the other in the "
-               "background. Each appears on the chart (under “your runs”) as soon as it has a checkpoint.")
+               "background, with the Train page's recipe (fine-tuning the public warm start). Each appears on the "
+               "chart (under “your runs”) as soon as it has a checkpoint.")
     cur = _sweep_jobs()
     if cur:
         done = sum(j.state in ("finished", "stopped") for j in cur)
@@ -120,9 +122,9 @@ if st.button("▶ Start a small sweep", key="pq_sweep", disabled=active or steps
     sweep_id = time.strftime("%H%M%S")
     try:
         for eps in SWEEP_EPS:
-            cfg = TrainConfig(dataset="offline-digits", steps=int(steps), batch_size=64, sample_every=50,
-                              checkpoint_every=50, threads=1, model=ModelConfig(),
-                              privacy=PrivacyConfig(epsilon=eps))  # δ from N: 1e-5 for the 4,000 digits
+            # the Train page's recipe (warm start, n_D 5, EMA); δ from N: 1e-5 for the 4,000 digits
+            cfg = recipe_config("live", dataset="offline-digits", steps=int(steps), sample_every=50,
+                                checkpoint_every=50, threads=1, privacy=PrivacyConfig(epsilon=eps))
             jobs.launch(cfg, tags={"sweep": sweep_id, "epsilon": "inf" if math.isinf(eps) else eps})
     except ValueError as err:
         st.error(f"Cannot start the sweep: {err}")

@@ -131,3 +131,15 @@ def test_live_recipe_is_the_warm_started_quick_run():
     c = recipe_config("live", dataset="offline-digits", steps=50)
     assert (c.steps, c.batch_size, c.d_steps_per_g, c.ema_decay, c.model.g_width, c.model.d_width) == (50, 64, 5, 0.99, 64, 16)
     assert c.warm_start == str(shipped_warm_start()) and warm_start_problem(c) is None
+
+
+def test_train_page_defaults_are_the_live_recipe():
+    from dpinfogan.inputs import TRAIN_FIELDS, train_config
+
+    values = {k: f.default for k, f in TRAIN_FIELDS.items()}
+    page = train_config(values, dataset="mnist", code_mode="labels", epsilon=10.0, delta=1e-6,
+                        warm_start=str(shipped_warm_start()))
+    live = recipe_config("live", dataset="mnist")
+    for name in ("batch_size", "steps", "d_steps_per_g", "lr_d", "lr_g", "ema_decay", "warm_start"):
+        assert getattr(page, name) == getattr(live, name), name
+    assert (page.model.g_width, page.model.d_width) == (live.model.g_width, live.model.d_width)
