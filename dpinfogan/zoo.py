@@ -46,6 +46,9 @@ NONPRIVATE_RECIPE = ["--dataset", "mnist", "--g-width", "64", "--d-width", "32",
                      "--batch-size", "64", "--steps", "16000", "--d-steps-per-g", "1"]
 ZOO_RECIPES = {"v3s": DP_RECIPE, "v4": NONPRIVATE_RECIPE, "v5": DP_RECIPE_V5}  # version -> train options
 RECIPE_TAIL = ["--threads", "1", "--quiet", "--log-every", "100", "--sample-every", "500", "--checkpoint-every", "1000"]
+# v5's longer runs wrote fewer grids and checkpoints (each checkpoint is a point of the search's curve)
+TAILS = {"v5": ["--threads", "1", "--quiet", "--log-every", "100", "--sample-every", "1000", "--checkpoint-every",
+                "2500"]}
 
 
 # The recipe search of the quality issue, measured on full MNIST (δ = 1e-6), shown on the model card.
@@ -68,7 +71,8 @@ class ZooModel:
         steps = ["--steps", str(self.steps)] if self.steps else []
         mode = [] if self.code_mode == "labels" else ["--code-mode", self.code_mode]
         eps = f"{self.epsilon:g}" if private else "inf"
-        return ["train", *ZOO_RECIPES[self.version], *steps, *RECIPE_TAIL, *mode, "--epsilon", eps,
+        return ["train", *ZOO_RECIPES[self.version], *steps, *TAILS.get(self.version, RECIPE_TAIL), *mode,
+                "--epsilon", eps,
                 "--run-dir", self.run_dir]
 
     @property

@@ -136,7 +136,8 @@ with c1:
 with c2:
     aucs = {names[k]: [r["attacks"].get(k, {}).get("auc") for r in results] for k in kinds}
     bounds = [(r["epsilon"], r["dp_bound"]["auc"]) for r in results if r["private"]]
-    st.plotly_chart(charts.attack_auc_figure([r["epsilon"] for r in results], aucs, bounds), width="stretch")
+    st.plotly_chart(charts.attack_auc_figure([r["epsilon"] for r in results], aucs, bounds,
+                                            [color[r["checkpoint"]] for r in results]), width="stretch")
 
 st.subheader("What ε promises")
 st.markdown(

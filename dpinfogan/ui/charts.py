@@ -127,13 +127,27 @@ def roc_figure(curves: Sequence[dict], title: str, log_axes: bool = False) -> go
 
 
 def attack_auc_figure(epsilons: Sequence[float], aucs: dict[str, Sequence[Optional[float]]],
-                      bounds: Sequence[tuple[float, float]]) -> go.Figure:
+                      bounds: Sequence[tuple[float, float]], colors: Sequence[str]) -> go.Figure:
     """Each attack's AUC against the models' ε (∞ at :data:`INF_X`), with the DP bound on AUC
-    (``bounds``: (ε, AUC bound) of the private models)."""
+    (``bounds``: (ε, AUC bound) of the private models). Each model's marker has its ROC colour
+    (``colors``, one per model); each attack is one dark line with its own dash, broken where two
+    models share an ε so it never draws a vertical jump between them."""
     xs = [e if math.isfinite(e) else INF_X for e in epsilons]
+    order = sorted(range(len(xs)), key=lambda i: xs[i])
     fig = go.Figure()
-    for name, ys in aucs.items():
-        fig.add_trace(go.Scatter(x=xs, y=list(ys), mode="lines+markers", name=name))
+    for (name, ys), dash in zip(aucs.items(), ["solid", "dash", "dot", "dashdot"] * 4):
+        line_x: list[Optional[float]] = []
+        line_y: list[Optional[float]] = []
+        for i in order:
+            if line_x and line_x[-1] == xs[i]:
+                line_x.append(None)
+                line_y.append(None)
+            line_x.append(xs[i])
+            line_y.append(ys[i])
+        fig.add_trace(go.Scatter(x=line_x, y=line_y, mode="lines", name=name, connectgaps=False,
+                                 line=dict(color="#333", width=2.5, dash=dash)))
+        fig.add_trace(go.Scatter(x=xs, y=list(ys), mode="markers", showlegend=False, name=name,
+                                 marker=dict(size=13, color=list(colors), line=dict(color="#333", width=1))))
     if bounds:
         fig.add_trace(go.Scatter(x=[e for e, _ in bounds], y=[b for _, b in bounds], mode="markers",
                                  name="(ε, δ)-DP bound on AUC", marker=dict(symbol="line-ew-open", size=18, color="#444")))
