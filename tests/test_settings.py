@@ -26,10 +26,11 @@ NOT_ON_THE_COMMAND_LINE = {
 OPTION_DEST = {"privacy.noise_multiplier": "sigma"}  # option names that differ from the field's
 
 
-def training_settings(cls: type = TrainConfig, prefix: str = "") -> dict[str, Any]:
+def training_settings(cls: type | None = None, prefix: str = "") -> dict[str, Any]:
     """Every training setting as {dotted name: default}, nested configs flattened
-    (``privacy.clip_fake``). The federated config's check can reuse it."""
+    (``privacy.clip_fake``); ``cls`` defaults to TrainConfig. The federated config's check can reuse it."""
     out: dict[str, Any] = {}
+    cls = cls or TrainConfig
     inst = cls()
     for f in dataclasses.fields(cls):
         value = getattr(inst, f.name)
