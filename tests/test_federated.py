@@ -358,6 +358,9 @@ def _fake_finished_run(root: Path) -> Path:
                "steps_left": 6.0 - 3 * rnd, "num-examples": 2000.0} for c in range(2)]
         run.record_round(rnd, w, ms, seconds=1.5)
     run.finish("finished")
+    from dpinfogan.federated.cli import train_isolated
+
+    train_isolated(fed, 0, run.path)  # client 0 alone: its own per-digit readings, once per E steps
     return run.path
 
 
@@ -379,6 +382,12 @@ def test_federated_page_renders(with_run, tmp_path, monkeypatch):
     if with_run != "none":  # a run in runs/, or the example shipped in checkpoints/federated/
         table = at.dataframe[0].value
         assert list(table["ε spent"]) == [8.0, 9.0] and list(table["digits"]) == ["0, 1, 2, 3, 4", "5, 6, 7, 8, 9"]
+        # the per-digit heat maps, rounds × digits, of the global generator and of client 0 alone
+        maps = [json.loads(c.proto.spec) for c in at.get("plotly_chart")]
+        heat = [m["data"][0] for m in maps if m["data"] and m["data"][0]["type"] == "heatmap"]
+        assert len(heat) == 2 and all(len(h["z"]) == 10 and len(h["z"][0]) == 2 for h in heat)
+        assert heat[1]["y"][:5] == ["0 (held)", "1 (held)", "2 (held)", "3 (held)", "4 (held)"]
+        assert any("draws" in c.value and "/10 digits" in c.value for c in at.caption)
     else:
         assert any("No federated runs yet" in i.value for i in at.info)
     at.slider(key="fed_clients").set_value(10).run()
