@@ -77,6 +77,15 @@ def test_accountant_state_survives_rounds():
         local_round(fed, data, 1, 4, w, state)
 
 
+def test_pyproject_run_config_is_fedconfig():
+    """`flwr run` reads [tool.flwr.app.config]: the same keys and defaults as FedConfig."""
+    import tomllib
+
+    rc = tomllib.loads((ROOT / "pyproject.toml").read_text())["tool"]["flwr"]["app"]["config"]
+    assert rc == FedConfig().to_run_config()
+    assert FedConfig.from_run_config(rc) == FedConfig()
+
+
 def test_weights_are_plain_and_clients_start_from_the_global_model():
     fed = tiny_fed()
     w0 = initial_weights(fed)
