@@ -8,7 +8,7 @@ from dpinfogan.checkpoint import read_metadata
 from dpinfogan.data import OFFLINE, available_datasets, load_dataset, to_uint8
 from dpinfogan.federated import launcher
 from dpinfogan.federated.coverage import COVERED_AT
-from dpinfogan.federated.task import FedConfig
+from dpinfogan.federated.task import FedConfig, recipe_settings
 from dpinfogan.fileio import image_grid
 from dpinfogan.partition import SPLITS, describe, partition_indices
 from dpinfogan.runs import read_run
@@ -78,12 +78,17 @@ with right:
     delta = r2.select_slider("δ", [1e-6, 1e-5, 1e-4], value=1e-6, format_func=lambda d: f"{d:g}", key="fed_delta",
                              help="Must be at most 1/(10·N_k) for every client: 1e-6 for 5 clients on full MNIST.")
     gen_mode = st.radio("Generator trained", list(GEN_HELP), format_func=GEN_HELP.get, key="fed_generator")
+    use_recipe = st.checkbox("Private recipe: public warm start, EMA generator, adaptive D steps (free in privacy)",
+                             value=True, key="fed_recipe",
+                             help="The single-machine recipe (dpinfogan/recipe.py): the global model starts from "
+                                  "networks trained on public font digits; clients still spend ε only on their "
+                                  "own steps.")
     isolated = st.checkbox("Also train client 0 alone (same data, budget and steps) for comparison", value=True,
                            key="fed_isolated")
 
 fed = FedConfig(dataset=dataset, clients=int(k), split=split, alpha=float(alpha), rounds=int(rounds),
                 local_steps=int(local_steps), epsilon=float(eps), delta=float(delta), batch_size=int(batch),
-                generator=gen_mode)
+                generator=gen_mode, **(recipe_settings() if use_recipe else {}))
 problem = None
 try:
     fed.validate()
@@ -169,9 +174,12 @@ def _void_reason(path) -> str | None:
         return None
 
 
-def _heat_map(metrics: list[dict], held: list[int], key: str) -> None:
-    """Per-digit accuracy (rows: digit codes 0–9) over rounds, from the metrics' ``digit_accuracy``."""
+def _heat_map(metrics: list[dict], held: list[int], key: str, start: list[float] | None = None) -> None:
+    """Per-digit accuracy (rows: digit codes 0–9) over rounds, from the metrics' ``digit_accuracy``;
+    ``start`` is round 0, the model both runs start from."""
     rows = [m for m in metrics if m.get("digit_accuracy")]
+    if rows and start:
+        rows = [{"round": 0, "digit_accuracy": start}] + rows
     if not rows:
         st.info("No per-digit readings yet (they appear after the first round).")
         return
@@ -196,15 +204,19 @@ def _digit_maps(run) -> None:
                f"(`checkpoints/evaluator-mnist.safetensors`) reads as that digit; a digit counts as drawn at ≥ "
                f"{COVERED_AT:.0%}. Only generated images are looked at, so this costs no privacy.")
     held = _held(run.config.get("federated", {})).get(0, {}).get("classes", [])
+    start = (run.config.get("derived") or {}).get("start_digit_accuracy")
+    if start and (run.config.get("federated") or {}).get("warm_start"):
+        st.caption(f"Round 0 is the public warm start (font digits, no privacy spent): it already draws "
+                   f"{sum(x >= COVERED_AT for x in start)}/10 digits recognisably.")
     iso = read_run(run.path / "isolated" / "client-0")
     c1, c2 = st.columns(2)
     with c1:
         st.markdown("**Global (federated) generator**")
-        _heat_map(run.metrics, [], "fed_digit_heatmap")
+        _heat_map(run.metrics, [], "fed_digit_heatmap", start)
     with c2:
         st.markdown("**Client 0 alone**" + (f" (holds {', '.join(map(str, held))})" if held else ""))
         if iso.error is None and iso.metrics:
-            _heat_map(iso.metrics, held, "fed_iso_digit_heatmap")
+            _heat_map(iso.metrics, held, "fed_iso_digit_heatmap", start)
         else:
             st.info("Trained after the federation finishes (when chosen at start).")
 

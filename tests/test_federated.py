@@ -250,10 +250,46 @@ class LoopGrid:
         return out
 
 
+def test_server_generator_takes_e_over_nd_steps_and_leaves_d_alone():
+    """E = 3 D steps per client per round at n_D = 2: the server's G takes 1, 2, 1, 2 ... steps."""
+    from dpinfogan.federated.task import ServerGenerator, only
+
+    fed = tiny_fed(local_steps=3, d_steps_per_g=2, ema_decay=0.9)
+    w0 = initial_weights(fed)
+    sg = ServerGenerator(fed, w0)
+    steps = [sg.train_round(only(w0, "d."))["g_steps"] for _ in range(4)]
+    assert steps == [1, 3, 4, 6]
+    out = sg.export_weights()
+    assert all(torch.equal(out[k], w0[k]) for k in w0 if k.startswith("d."))  # D is the clients' (averaged)
+    assert any(not torch.equal(sg.send_weights()[k], w0[k]) for k in sg.send_weights())  # G trained
+    # clients train D against the raw G; the checkpoint draws with the EMA average
+    assert any(not torch.equal(out[k], sg.send_weights()[k]) for k in sg.send_weights())
+
+
+def test_server_side_generator_on_the_message_api(tmp_path):
+    """G trains on the server (FedAvgM on D, EMA, adaptive n_D): every client's ε is still its own
+    accountant's, cross-checked with dp-accounting; each round logs what the generator draws."""
+    from dpinfogan.federated.server_app import make_strategy, run_server
+    from flwr.serverapp.strategy import FedAdam, FedAvgM
+
+    assert isinstance(make_strategy(tiny_fed(strategy="fedadam", server_lr=1e-3)), FedAdam)
+    fed = tiny_fed(clients=3, local_steps=2, strategy="fedavgm", server_lr=1.0, server_momentum=0.5,
+                   ema_decay=0.9, adaptive_d_steps=True)
+    run_server(LoopGrid(3), fed, str(tmp_path / "run"))
+    _check_run(tmp_path / "run", fed, rounds=2)  # every client's ε against dp-accounting
+    info = read_run(tmp_path / "run")
+    for m in info.metrics:
+        assert len(m["digit_accuracy"]) == 10 and all(0 <= x <= 1 for x in m["digit_accuracy"])
+        assert m["g_steps"] == m["round"] * 2 and m["d_steps_per_g"] == 1
+    meta = read_metadata(tmp_path / "run" / "checkpoint.safetensors")
+    assert meta["training"]["g_steps"] == 4 and meta["training"]["generator_trained_on"] == "server"
+
+
 def test_message_api_central_dp_and_budget_refusal(tmp_path):
     from dpinfogan.federated.server_app import run_server
 
-    fed = tiny_fed(local_steps=2, central_sigma=0.1, central_clip=5.0)
+    # G and D both trained on the clients and averaged (the first DPD-InfoGAN), with central DP
+    fed = tiny_fed(local_steps=2, central_sigma=0.1, central_clip=5.0, generator="client")
     grid = LoopGrid(2)
     run_server(grid, fed, str(tmp_path / "first"))
     _check_run(tmp_path / "first", fed, rounds=2)
@@ -362,6 +398,7 @@ def _fake_finished_run(root: Path) -> Path:
     fed = tiny_fed()
     run = FedRun(fed, root / "20260101-000000-fed0")
     w = initial_weights(fed)
+    run.record_start(w)
     for rnd in (1, 2):
         ms = [{"client": float(c), "epsilon": 4.0 * rnd + c, "sigma": 1.1, "sample_rate": 0.016, "steps": 3.0 * rnd,
                "steps_left": 6.0 - 3 * rnd, "num-examples": 2000.0} for c in range(2)]
@@ -394,7 +431,7 @@ def test_federated_page_renders(with_run, tmp_path, monkeypatch):
         # the per-digit heat maps, rounds × digits, of the global generator and of client 0 alone
         maps = [json.loads(c.proto.spec) for c in at.get("plotly_chart")]
         heat = [m["data"][0] for m in maps if m["data"] and m["data"][0]["type"] == "heatmap"]
-        assert len(heat) == 2 and all(len(h["z"]) == 10 and len(h["z"][0]) == 2 for h in heat)
+        assert len(heat) == 2 and all(len(h["z"]) == 10 and h["x"] == [0, 1, 2] for h in heat)  # round 0 = start
         assert heat[1]["y"][:5] == ["0 (held)", "1 (held)", "2 (held)", "3 (held)", "4 (held)"]
         assert any("draws" in c.value and "/10 digits" in c.value for c in at.caption)
     else:

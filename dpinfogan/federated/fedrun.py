@@ -54,13 +54,23 @@ class FedRun:
             self.warm_start = warm_start_info(read_metadata(self.cfg.warm_start), self.cfg.warm_start)
         # The server holds no data: the run folder records the split's settings, never what a
         # client holds (its class counts are statistics of private data).
-        self.writer.write_config({
+        self.config = {
             **self.cfg.to_dict(),
             "federated": fed.to_dict(),
             "derived": {"target_steps": fed.rounds * fed.local_steps, "rounds": fed.rounds},
-        })
+        }
+        self.writer.write_config(self.config)
         self.writer.status("running", round=0, rounds=fed.rounds, step=0,
                            target_steps=fed.rounds * fed.local_steps, epsilon=0.0)
+
+    def record_start(self, weights: Mapping[str, Any]) -> None:
+        """Note what the starting global generator draws (config.json ``derived.start_digit_accuracy``):
+        round 0 of the heat maps, the same for the isolated client, which starts from the same weights."""
+        load_model_weights(self.g, self.d, weights)
+        acc = round_digit_accuracy(self.g, self.cfg.latent, self.fed.dataset, self.cfg.code_mode)
+        if acc is not None:
+            self.config["derived"]["start_digit_accuracy"] = acc
+            self.writer.write_config(self.config)
 
     def stop_requested(self) -> bool:
         return (self.path / STOP_FILE).exists()

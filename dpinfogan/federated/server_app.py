@@ -48,6 +48,7 @@ def run_server(grid: Grid, fed: FedConfig, run_dir: Optional[str] = None) -> Fed
     try:
         strategy = make_strategy(fed)
         weights = initial_weights(fed)  # every client starts from these
+        run.record_start(weights)
         server_g = ServerGenerator(fed, weights) if fed.generator == "server" else None
         # What the strategy aggregates: D alone when G trains here, else G and D.
         arrays = ArrayRecord(only(weights, "d.") if server_g else weights)

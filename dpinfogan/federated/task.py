@@ -42,6 +42,17 @@ GENERATOR_MODES = ("server", "client")
 STRATEGIES = ("fedavg", "fedavgm", "fedadam")
 
 
+def recipe_settings() -> dict[str, Any]:
+    """The single-machine private recipe (the zoo's D width and rates, adaptive n_D, EMA generator,
+    public warm start; dpinfogan/recipe.py) as FedConfig fields, for the page's "recipe" switch."""
+    from ..recipe import shipped_warm_start
+
+    warm = shipped_warm_start()
+    return {"d_width": 16, "g_width": 64, "d_hidden": 64, "noise_dim": 62, "n_continuous": 2, "lr_d": 1e-3,
+            "lr_g": 5e-4, "d_steps_per_g": 5, "adaptive_d_steps": True, "ema_decay": 0.999,
+            "warm_start": str(warm) if warm else ""}
+
+
 class BudgetExhausted(RuntimeError):
     """A client refuses a round that would push its ε past its budget."""
 
