@@ -16,10 +16,12 @@ from ..cli import add_network_options
 from ..config import CODE_MODES, DP_STEPS
 from ..data import DATASETS, PROJECT_ROOT
 from ..partition import SPLITS
-from .task import GENERATOR_MODES, STRATEGIES, FedConfig
+from .task import FedConfig
 
 
 def add_federated_parser(sub) -> None:
+    from .task import GENERATOR_MODES, STRATEGIES
+
     d = FedConfig()
     p = sub.add_parser("federated", help="DPD-InfoGAN: private federated training on Flower (K clients)",
                        formatter_class=argparse.ArgumentDefaultsHelpFormatter)
