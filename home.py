@@ -46,7 +46,8 @@ st.markdown(
 )
 
 with demo:
-    from dpinfogan.ui import cache, models  # imports torch: the slow part of a cold start
+    from dpinfogan import catalog  # imports torch: the slow part of a cold start
+    from dpinfogan.ui import cache
 
     st.subheader("Same latent, three privacy levels")
     top = st.columns([3, 1])
@@ -58,13 +59,13 @@ with demo:
         st.session_state.home_seed = random.randrange(1_000_000)
     seed = st.session_state.home_seed
 
-    zoo = models.discover_zoo()
+    zoo = catalog.discover_zoo()
     for e in zoo:
         if e.error:
             st.warning(f"`{e.path.name}` skipped: {e.error}")  # the error names no server path
-    picks = models.pick_comparison(zoo)
+    picks = catalog.pick_comparison(zoo)
     titles = {1.0: "ε ≈ 1 — strong privacy", 10.0: "ε ≈ 10 — moderate privacy",
-              models.INF_EPS: "no privacy (ε = ∞)"}
+              catalog.INF_EPS: "no privacy (ε = ∞)"}
     cols = st.columns(3)
     for col, (target, entry) in zip(cols, picks):
         with col:

@@ -72,7 +72,8 @@ def slider_latency(zoo: Path, runs: Path, repeats: int) -> dict:
 
     # the drawing alone, through the same cached model (image cache bypassed)
     from dpinfogan.checkpoint import load_checkpoint
-    from dpinfogan.ui.models import discover_zoo, draw, png_bytes
+    from dpinfogan.catalog import discover_zoo
+    from dpinfogan.sampling import draw, png_bytes
 
     entry = discover_zoo(zoo)[0]
     ck = load_checkpoint(entry.path)

@@ -143,7 +143,7 @@ def run_files(tmp: Path, good: Path) -> list[Outcome]:
     from streamlit.testing.v1 import AppTest
 
     from dpinfogan import jobs
-    from dpinfogan.ui.models import discover_zoo
+    from dpinfogan.catalog import discover_zoo
 
     zoo, runs = Path(os.environ["DPINFOGAN_CHECKPOINTS"]), Path(os.environ["DPINFOGAN_RUNS"])
     out = []

@@ -19,10 +19,10 @@ from pathlib import Path
 import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
-from dpinfogan.config import LatentConfig, ModelConfig, PrivacyConfig, TrainConfig  # noqa: E402
+from dpinfogan.config import TrainConfig, default_delta  # noqa: E402
 from dpinfogan.data import load_dataset  # noqa: E402
 from dpinfogan.evaluator import default_evaluator_path, load_evaluator  # noqa: E402
-from dpinfogan.inputs import TRAIN_FIELDS  # noqa: E402
+from dpinfogan.inputs import TRAIN_FIELDS, train_config  # noqa: E402
 from dpinfogan.latent import sample_latent  # noqa: E402
 from dpinfogan.metrics import code_accuracy  # noqa: E402
 from dpinfogan.train import Trainer  # noqa: E402
@@ -31,14 +31,11 @@ from dpinfogan.recipe import shipped_warm_start  # noqa: E402
 D = {k: f.default for k, f in TRAIN_FIELDS.items()}  # the Train page's defaults
 
 
-def page_config(dataset: str, steps: int, epsilon: float, delta, warm: bool) -> TrainConfig:
-    return TrainConfig(
-        dataset=dataset, batch_size=D["train_batch"], steps=steps, d_steps_per_g=D["train_d_steps"],
-        lr_d=D["train_lr_d"], lr_g=D["train_lr_g"], threads=1, seed=0,
-        warm_start=str(shipped_warm_start()) if warm else "",
-        model=ModelConfig(g_width=D["train_g_width"], d_width=D["train_d_width"]), latent=LatentConfig(),
-        privacy=PrivacyConfig(epsilon=epsilon, delta=delta, max_grad_norm=D["train_clip"]),
-    )
+def page_config(dataset: str, n: int, steps: int, epsilon: float, delta, warm: bool) -> TrainConfig:
+    """Exactly the config the Train page launches with its defaults (seed 0, one thread), for N = ``n``."""
+    return train_config({**D, "train_steps": steps}, dataset=dataset, code_mode="labels", epsilon=epsilon,
+                        delta=delta if delta is not None else default_delta(n),
+                        warm_start=str(shipped_warm_start()) if warm else "")
 
 
 @torch.no_grad()
@@ -61,7 +58,7 @@ def main() -> None:
     torch.set_num_threads(1)
     data = load_dataset(a.dataset)
     ev = load_evaluator(default_evaluator_path(a.dataset)).model
-    runs = {name: Trainer(page_config(a.dataset, a.steps, a.epsilon, a.delta, warm), data)
+    runs = {name: Trainer(page_config(a.dataset, len(data), a.steps, a.epsilon, a.delta, warm), data)
             for name, warm in (("warm start", True), ("random init", False))}
     reached = {name: {0.8: None, 0.9: None} for name in runs}
     acc = {name: accuracy(t, ev) for name, t in runs.items()}
@@ -78,7 +75,8 @@ def main() -> None:
                 if reached[name][thr] is None and acc[name] >= thr:
                     reached[name][thr] = t.elapsed
     print(f"{data.source}; Train page defaults: batch {D['train_batch']}, {a.steps} steps, n_D {D['train_d_steps']}, "
-          f"lr {D['train_lr_d']}/{D['train_lr_g']}, widths {D['train_g_width']}/{D['train_d_width']}; ε = {a.epsilon:g}")
+          f"lr {D['train_lr_d']}/{D['train_lr_g']}, EMA {D['train_ema']}, widths {D['train_g_width']}/{D['train_d_width']}; "
+          f"ε = {a.epsilon:g}")
     print("| variant | s to 80% code acc. | s to 90% | final code acc. | ε | training s |")
     print("|---|---|---|---|---|---|")
     fmt = lambda v: "—" if v is None else f"{v:.0f}"  # noqa: E731

@@ -49,6 +49,19 @@ def number(lo: float, hi: float, *, open_lo: bool = False, what: str = "value") 
     return parse
 
 
+def epsilon(text: str) -> float:
+    """An argparse type: a target ε > 0, or ``inf`` (spelled out) for no privacy."""
+    try:
+        v = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"ε must be a number or 'inf', got {text!r}") from None
+    if math.isinf(v) and text.strip().lower().lstrip("+") not in ("inf", "infinity"):
+        raise argparse.ArgumentTypeError(f"ε = {text} overflows to infinity; write 'inf' to train without privacy")
+    if math.isnan(v) or v <= 0:
+        raise argparse.ArgumentTypeError(f"ε must be positive (or 'inf' for no privacy), got {text}")
+    return v
+
+
 THREADS = whole(0, MAX_THREADS, "threads")  # 0 = torch's default
 SEED = whole(0, 2**63 - 1, "seed")
 SAMPLES = whole(1, MAX_SAMPLES, "number of samples")

@@ -10,6 +10,7 @@ returns one JSON-friendly dict, written atomically to ``<checkpoint stem>.attack
 from __future__ import annotations
 
 import hashlib
+import json
 import math
 import time
 from dataclasses import dataclass
@@ -24,7 +25,13 @@ from .attacks import (
     memorisation, roc_curve,
 )
 from .audit import canary_audit, empirical_epsilon, stamp_canaries
-from .data import OFFLINE, PROJECT_ROOT, ImageData, offline_digits
+from .checkpoint import load_checkpoint, privacy_guarantee, read_metadata
+from .config import default_delta
+from .data import OFFLINE, ImageData, offline_digits, to_float, to_uint8
+from .evaluator import load_evaluator
+from .metrics import features as eval_features
+from .paths import evaluator_path, project_relative
+from .sampling import sample
 
 LAB_SEED = 0  # seed of the attack-lab permutation of the 5,000 offline digits
 LAB_SIZE = 256  # members: small enough for a large discriminator to memorise
@@ -93,15 +100,6 @@ def _attack_entry(label: str, pos: np.ndarray, neg: np.ndarray, delta: float) ->
             "fpr": np.round(roc.fpr, 5).tolist(), "tpr": np.round(roc.tpr, 5).tolist()}
 
 
-def project_path(path: str | Path) -> str:
-    """``path`` relative to the project when inside it (results never hold absolute paths), else its name."""
-    p = Path(path).resolve()
-    try:
-        return p.relative_to(PROJECT_ROOT).as_posix()
-    except ValueError:
-        return p.name
-
-
 def run_attack(
     ckpt,
     members: torch.Tensor,
@@ -131,11 +129,6 @@ def run_attack(
         gallery: number of memorisation pairs to store (with their images).
         setting: extra description of the member / non-member sets, stored as is.
     """
-    from .checkpoint import privacy_guarantee
-    from .config import default_delta
-    from .data import to_float, to_uint8
-    from .sampling import sample
-
     if members.shape[0] == 0 or nonmembers.shape[0] == 0:
         raise ValueError("the member and non-member sets must both be non-empty")
     if n_generated < 1:
@@ -217,8 +210,6 @@ def results_path(checkpoint: str | Path) -> Path:
 
 def load_results(path: str | Path) -> dict:
     """Read an ``.attack.json`` file; ``ValueError`` when it is missing or not one."""
-    import json
-
     p = Path(path)
     if not p.is_file():
         raise ValueError(f"attack results not found: {p}")
@@ -269,8 +260,6 @@ def evaluator_warning(res: dict, shipped_sha256: Optional[str]) -> Optional[str]
 # --------------------------------------------------------------------------- command line
 def _load_npz_images(path: Path, what: str) -> torch.Tensor:
     """uint8 images (N, 28, 28) from an .npz's ``images`` array (no pickles) -> float in [-1, 1]."""
-    from .data import to_float
-
     if not path.is_file():
         raise ValueError(f"{what} file not found: {path}")
     try:
@@ -290,8 +279,6 @@ def attack_checkpoint(checkpoint: Path, *, members: Optional[Path] = None, nonme
                       lab_canaries: int = LAB_CANARIES, n_generated: int = 10000, seed: int = 0,
                       use_features: bool = False, evaluator_path: Optional[Path] = None) -> dict:
     """Attack one checkpoint file on the lab's sets (or on ``members``/``nonmembers`` .npz files)."""
-    from .checkpoint import load_checkpoint, read_metadata
-
     if (members is None) != (nonmembers is None):
         raise ValueError("give both --members and --nonmembers, or neither (to use the attack-lab split)")
     if n_generated < 1:
@@ -300,7 +287,7 @@ def attack_checkpoint(checkpoint: Path, *, members: Optional[Path] = None, nonme
     canaries = None
     if members is not None:
         mem, non = _load_npz_images(members, "members"), _load_npz_images(nonmembers, "non-members")
-        setting = {"members": project_path(members), "nonmembers": project_path(nonmembers)}
+        setting = {"members": project_relative(members), "nonmembers": project_relative(nonmembers)}
     else:
         n = int(meta["privacy"].get("n_samples") or 0)
         if n != lab_size + lab_canaries:
@@ -314,12 +301,9 @@ def attack_checkpoint(checkpoint: Path, *, members: Optional[Path] = None, nonme
                    "lab_size": lab_size, "lab_nonmembers": lab_nonmembers, "lab_canaries": lab_canaries}
     features, info = None, None
     if use_features:
-        from .evaluator import default_evaluator_path, load_evaluator
-        from .metrics import features as eval_features
-
-        ev = load_evaluator(evaluator_path or default_evaluator_path(meta["dataset"]))
+        ev = load_evaluator(evaluator_path or evaluator_path(meta["dataset"]))
         features = lambda x: eval_features(ev.model, x)  # noqa: E731
-        info = {"sha256": ev.sha256, "version": ev.version, "path": project_path(ev.path)}
+        info = {"sha256": ev.sha256, "version": ev.version, "path": project_relative(ev.path)}
     return run_attack(load_checkpoint(checkpoint), mem, non, canaries=canaries, n_generated=n_generated, seed=seed,
                       features=features, evaluator=info, setting=setting)
 
@@ -343,29 +327,6 @@ def summary_lines(res: dict) -> list[str]:
                  f"(1 = no copying); most copy-like sample {1 - m['pairs'][0]['ratio']:.0%} nearer a member; "
                  f"{m['frac_closer_to_member']:.1%} of {m['n_generated']} samples nearer a member")
     return lines
-
-
-def cli_attack(a) -> int:
-    """``python -m dpinfogan attack CHECKPOINT``: attack, print a summary, write the results JSON."""
-    import json
-
-    from .fileio import atomic_write_json
-
-    if a.threads:
-        torch.set_num_threads(a.threads)
-    res = attack_checkpoint(a.checkpoint, members=a.members, nonmembers=a.nonmembers, lab_seed=a.lab_seed,
-                            lab_size=a.lab_size, lab_nonmembers=a.lab_nonmembers, lab_canaries=a.lab_canaries,
-                            n_generated=a.n_generated, seed=a.seed, use_features=a.features,
-                            evaluator_path=a.evaluator)
-    out = a.out or results_path(a.checkpoint)
-    if not a.no_write:
-        atomic_write_json(out, res)
-    if a.json:
-        print(json.dumps({k: v for k, v in res.items() if k not in ("attacks", "memorisation", "canaries")}, indent=2))
-    print("\n".join(summary_lines(res)))
-    if not a.no_write:
-        print(f"wrote {out}")
-    return 0
 
 
 def audit_verdict(res: dict) -> dict:

@@ -20,6 +20,8 @@ import numpy as np
 import torch
 from scipy.stats import beta
 
+from .attacks import roc_curve
+
 CONFIDENCE = 0.95  # every lower bound holds with this probability over the attack's samples
 
 
@@ -158,8 +160,6 @@ def canary_audit(inserted_scores: np.ndarray, heldout_scores: np.ndarray, delta:
     held-out one (0.5 = no memorisation). With ``delta``, also the ε the canaries prove
     (:func:`empirical_epsilon`).
     """
-    from .attacks import roc_curve
-
     a, b = _two_score_sets(inserted_scores, heldout_scores, "need at least two inserted and two held-out canaries",
                            "canary scores must be finite numbers")
     out = {"k": int(a.size), "k_heldout": int(b.size), "mean_inserted": float(a.mean()),

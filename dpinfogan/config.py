@@ -144,7 +144,7 @@ class TrainConfig:
     # EMA of the generator's weights, used for sampling, grids and export (0 = off; DPImageBench's
     # DP-GAN: 0.999). Free in privacy: the generator never sees real data.
     ema_decay: float = 0.0
-    # A public warm start: a checkpoint trained on public data (font-digits) whose G and D weights
+    # A public warm start: a checkpoint trained on public data (stroke-digits or font-digits) whose G and D weights
     # initialise this run ("" = random init). Costs no privacy; the accountant counts this run's steps.
     warm_start: str = ""
     sample_every: int = 200  # write a sample grid PNG every K discriminator steps

@@ -17,8 +17,9 @@ from pathlib import Path
 import numpy as np
 import torch
 
-PROJECT_ROOT = Path(__file__).resolve().parent.parent
-DATASETS = ("mnist", "fashion-mnist", "kmnist", "offline-digits", "font-digits")  # font-digits: public, synthetic
+from .paths import data_root
+
+DATASETS = ("mnist", "fashion-mnist", "kmnist", "offline-digits", "font-digits", "stroke-digits")  # last two: public, synthetic
 OFFLINE = "offline-digits"
 _TV_NAMES = {"mnist": "MNIST", "fashion-mnist": "FashionMNIST", "kmnist": "KMNIST"}
 CLASS_NAMES = {
@@ -49,11 +50,6 @@ class ImageData:
     @property
     def class_names(self) -> list[str]:
         return CLASS_NAMES[self.name]
-
-
-def data_root() -> Path:
-    """``$DPINFOGAN_DATA`` or ``<project>/data``."""
-    return Path(os.environ.get("DPINFOGAN_DATA") or PROJECT_ROOT / "data")
 
 
 def to_float(images_u8: torch.Tensor) -> torch.Tensor:
@@ -105,6 +101,10 @@ def load_dataset(name: str, train: bool = True, download: bool = True) -> ImageD
         from .fontdigits import font_digits
 
         return font_digits(20000 if train else 2000, seed=0 if train else 1)
+    if key == "stroke-digits":  # imported here: strokedigits builds on this module
+        from .strokedigits import stroke_digits
+
+        return stroke_digits(20000 if train else 2000, seed=0 if train else 1)
     import torchvision.datasets as tvd
 
     cls = getattr(tvd, _TV_NAMES[key])

@@ -25,15 +25,14 @@ from safetensors.torch import load_file, save_file
 from torch import nn
 
 from . import __version__
-from .data import PROJECT_ROOT, ImageData
+from .data import ImageData
 from .fileio import atomic_write, jsonable, read_safetensors_json
+from .paths import EVALUATOR_FAMILY, evaluator_path, project_relative
 
 FORMAT = "dpinfogan-evaluator"
 FORMAT_VERSION = 1
 _META_KEY = "dpinfogan-evaluator"
-CHECKPOINT_DIR = PROJECT_ROOT / "checkpoints"
-# Datasets whose images an evaluator judges: the offline digits are MNIST digits.
-FAMILY = {"mnist": "mnist", "offline-digits": "mnist", "fashion-mnist": "fashion-mnist", "kmnist": "kmnist"}
+FAMILY = EVALUATOR_FAMILY  # datasets whose images an evaluator judges (dpinfogan/paths.py)
 
 
 @dataclass
@@ -117,7 +116,7 @@ class LoadedEvaluator:
     def identity(self) -> dict[str, Any]:
         """The fields written into every results file."""
         return {"version": self.version, "sha256": self.sha256, "dataset": self.dataset,
-                "test_accuracy": self.test_accuracy, "path": _shown_path(self.path) if self.path else None}
+                "test_accuracy": self.test_accuracy, "path": project_relative(self.path) if self.path else None}
 
 
 # ---------------------------------------------------------------- training
@@ -273,47 +272,4 @@ def load_evaluator(path: str | os.PathLike) -> LoadedEvaluator:
     return LoadedEvaluator(model, meta, hashlib.sha256(path.read_bytes()).hexdigest(), path)
 
 
-def _shown_path(path: Path) -> str:
-    """The path as results files record it: relative to the project, else the bare file name (a
-    published result never names a folder of the machine that made it)."""
-    try:
-        return str(Path(path).resolve().relative_to(PROJECT_ROOT.resolve()))
-    except ValueError:
-        return Path(path).name
-
-
-def default_evaluator_path(dataset: str) -> Path:
-    """``checkpoints/evaluator-<family>.safetensors`` for a dataset key (offline digits -> MNIST)."""
-    if dataset not in FAMILY:
-        raise ValueError(f"no evaluator for dataset {dataset!r}; known: {', '.join(FAMILY)}")
-    return CHECKPOINT_DIR / f"evaluator-{FAMILY[dataset]}.safetensors"
-
-
-def cli_train_evaluator(a) -> int:
-    """``python -m dpinfogan train-evaluator``: train, report, save."""
-    import sys
-
-    from .data import load_dataset
-
-    if a.threads:
-        torch.set_num_threads(a.threads)
-    train = load_dataset(a.dataset, train=True, download=False)
-    test = load_dataset(a.dataset, train=False, download=False)
-    if train.fallback:
-        print(f"note: {a.dataset} is not on disk; training on {train.source}", file=sys.stderr)
-    out = Path(a.out) if a.out is not None else default_evaluator_path(train.name)
-    try:  # fail before training, not after
-        out.parent.mkdir(parents=True, exist_ok=True)
-    except OSError as e:
-        raise ValueError(f"cannot write {out}: {e.strerror or e}") from None
-    print(f"training the evaluator on {train.source}; testing on {test.source}")
-    model, meta = train_evaluator(
-        train, test, epochs=a.epochs, seed=a.seed,
-        on_epoch=lambda e, loss: print(f"  epoch {e}: mean loss {loss:.4f}", flush=True),
-    )
-    save_evaluator(out, model, meta)
-    size_kb = out.stat().st_size / 1024
-    print(f"test accuracy {meta['test_accuracy'] * 100:.2f}% on {meta['n_test']} images, "
-          f"{meta['seconds']:.0f} s on {meta['threads']} threads")
-    print(f"wrote {out} ({size_kb:.0f} KiB, version {meta['version']})")
-    return 0
+default_evaluator_path = evaluator_path  # the shipped evaluator of a dataset (dpinfogan/paths.py)

@@ -57,6 +57,17 @@ def jsonable(obj: Any) -> Any:
     return obj
 
 
+def float_or(value: Any, default: Any = math.nan) -> Any:
+    """``value`` read as a float (``"inf"`` and ``"nan"`` as :func:`jsonable` writes them), or
+    ``default`` when it is missing or not a number."""
+    if value is None or value == "":
+        return default
+    try:
+        return float(value)
+    except (TypeError, ValueError):
+        return default
+
+
 def read_safetensors_json(path: str | os.PathLike, key: str, fmt: str, version: int, what: str) -> dict[str, Any]:
     """Parse the JSON stored under ``key`` in a safetensors file's header, without loading tensors.
 

@@ -60,10 +60,10 @@ def _render(digit: int, font: ImageFont.FreeTypeFont, rng: np.random.Generator) 
     m[:, 2] = [c - m[0, 0] * c - m[0, 1] * c, c - m[1, 0] * c - m[1, 1] * c]  # about the centre
     img = img.transform(img.size, Image.AFFINE, tuple(m.flatten()), resample=Image.BILINEAR)
     img = img.filter(ImageFilter.GaussianBlur(rng.uniform(0.0, 1.2)))
-    return _mnist_frame(np.asarray(img), rng)
+    return mnist_frame(np.asarray(img), rng)
 
 
-def _mnist_frame(a: np.ndarray, rng: np.random.Generator) -> np.ndarray:
+def mnist_frame(a: np.ndarray, rng: np.random.Generator) -> np.ndarray:
     """Crop to the ink, fit into 20×20 keeping the aspect ratio, centre by mass in 28×28 (MNIST's recipe)."""
     ys, xs = np.nonzero(a > 30)
     if len(ys) == 0:
@@ -79,6 +79,8 @@ def _mnist_frame(a: np.ndarray, rng: np.random.Generator) -> np.ndarray:
     mass = out.sum()
     dy = int(round(13.5 - (yy * out).sum() / mass + rng.integers(-1, 2)))  # ±1 px jitter
     dx = int(round(13.5 - (xx * out).sum() / mass + rng.integers(-1, 2)))
+    # the shift never pushes ink over the border (np.roll would wrap it to the other side)
+    dy, dx = int(np.clip(dy, -y0, 28 - h - y0)), int(np.clip(dx, -x0, 28 - w - x0))
     out = np.roll(np.roll(out, dy, axis=0), dx, axis=1)
     return np.clip(out, 0, 255).astype(np.uint8)
 

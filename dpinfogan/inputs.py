@@ -11,6 +11,8 @@ import math
 from dataclasses import dataclass
 from typing import Any, Optional, Union
 
+from .config import LatentConfig, ModelConfig, PrivacyConfig, TrainConfig
+
 Number = Union[int, float]
 
 
@@ -59,21 +61,43 @@ def _fmt(v: Number) -> str:
 
 
 # The Train page's number fields (key -> field). Ranges are what a 2-core CPU can train in a class.
+# Defaults are the "live" recipe of dpinfogan/recipe.py (a test checks they agree): fine-tune the
+# public warm start for 300 steps, 5 D steps per G step, D rate 1e-3, G rate 1e-4, generator EMA 0.99.
 TRAIN_FIELDS: dict[str, NumberField] = {
     "train_steps": NumberField("Training steps (discriminator updates)", 300, 1, 100_000),
     "train_batch": NumberField("Batch size (expected real images per step)", 64, 1, 4096),
     "train_sigma": NumberField("Noise multiplier σ (0 = calibrate from ε)", 0.0, 0.0, 100.0, whole=False),
     "train_clip": NumberField("Clipping norm C", 1.0, 0.0, 100.0, whole=False, lo_open=True),
-    "train_lr_d": NumberField("Discriminator learning rate", 2e-4, 0.0, 1.0, whole=False, lo_open=True),
+    "train_lr_d": NumberField("Discriminator learning rate", 1e-3, 0.0, 1.0, whole=False, lo_open=True),
     # 1e-4, not InfoGAN's 1e-3: the generator chases a noisy private D, and from the warm start a
     # slower G keeps its digits (300 steps at ε = 10: code accuracy 55% at 1e-4 against 11% at 1e-3)
     "train_lr_g": NumberField("Generator learning rate", 1e-4, 0.0, 1.0, whole=False, lo_open=True),
     "train_g_width": NumberField("Generator width", 64, 1, 256),
     "train_d_width": NumberField("Discriminator width", 16, 1, 256),  # the private recipe's (and warm start's)
-    "train_d_steps": NumberField("D steps per G step", 1, 1, 10),
+    "train_d_steps": NumberField("D steps per G step", 5, 1, 10),
+    "train_ema": NumberField("Generator EMA decay (0 = off)", 0.99, 0.0, 0.9999, whole=False),
     "train_sample_every": NumberField("Sample grid + quality every K steps", 25, 1, 10_000),
     "train_seed": NumberField("Seed", 0, 0, 2**31 - 1),
 }
+
+
+def train_config(values: dict[str, Number], *, dataset: str, code_mode: str, epsilon: float, delta: float,
+                 warm_start: str = "") -> TrainConfig:
+    """The Train page's run: its parsed :data:`TRAIN_FIELDS` and choices as a config (not validated).
+
+    The page trains on one thread (the other core serves the app) and checkpoints every 50 steps at
+    least; every other setting keeps its :class:`~dpinfogan.config.TrainConfig` default.
+    """
+    v = values
+    return TrainConfig(
+        dataset=dataset, code_mode=code_mode, batch_size=v["train_batch"], steps=v["train_steps"],
+        d_steps_per_g=v["train_d_steps"], lr_d=v["train_lr_d"], lr_g=v["train_lr_g"],
+        sample_every=v["train_sample_every"], checkpoint_every=max(50, v["train_sample_every"]),
+        seed=v["train_seed"], threads=1, warm_start=warm_start, ema_decay=v["train_ema"],
+        model=ModelConfig(g_width=v["train_g_width"], d_width=v["train_d_width"]), latent=LatentConfig(),
+        privacy=PrivacyConfig(epsilon=float(epsilon), delta=float(delta), max_grad_norm=float(v["train_clip"]),
+                              noise_multiplier=float(v["train_sigma"]) if v["train_sigma"] > 0 else None),
+    )
 
 
 def parse_form(texts: dict[str, Any], fields: dict[str, NumberField]) -> tuple[dict[str, Number], list[str]]:

@@ -1,19 +1,22 @@
-"""Background training jobs: launch ``python -m dpinfogan train`` as a detached process, queue
-requests beyond a small concurrency cap, list runs with their live state, stop a run.
+"""Background jobs: start a training run as a detached process, queue requests beyond a small
+concurrency cap, list runs with their live state, stop a run.
 
 Everything lives on disk in the run folder (see :mod:`dpinfogan.runs`), so a page refresh, a second
-browser tab or an app restart finds the same jobs. Files this module adds to a run folder:
+browser tab or an app restart finds the same jobs. The settings are the run's ``config.json``,
+written here and read back by the child process (:mod:`dpinfogan.worker`): there is no second copy
+of them on a command line. Files this module adds to a run folder:
 
-* ``job.json``: the command line and when it was requested (the queue is the queued run folders);
-* ``train.log``: the trainer's stdout and stderr (its ``error: ...`` line when it fails);
+* ``job.json``: the job's kind (``train``; :data:`dpinfogan.worker.RUNNERS` lists the kinds), its
+  log interval, tags and when it was requested (the queue is the queued run folders);
+* ``train.log``: the child's stdout and stderr (its ``error: ...`` line when it fails);
 * ``stop_requested``: written by :func:`stop`, so a run killed before its first step reads "stopped".
 
 Each run is started through :mod:`dpinfogan.supervisor`, which starts the next queued run when the
-trainer ends, so the queue moves with no browser open. No Streamlit here: the app's pages call these functions and poll the folders.
+child ends, so the queue moves with no browser open. No Streamlit here: the app's pages call these
+functions and poll the folders.
 """
 from __future__ import annotations
 
-import math
 import os
 import signal
 import subprocess
@@ -24,13 +27,13 @@ from pathlib import Path
 from typing import Any, Optional
 
 from .config import TrainConfig
-from .data import OFFLINE, PROJECT_ROOT
-from .fileio import atomic_write_json
-from .runs import (STOP_NAME, RunInfo, list_runs, new_run_dir, pid_alive, process_alive, process_start, read_json,
-                   read_run, runs_root)
+from .data import OFFLINE
+from .fileio import atomic_write_json, float_or
+from .paths import PROJECT_ROOT, runs_root
+from .runs import (JOB_NAME, STOP_NAME, RunInfo, list_runs, new_run_dir, pid_alive, process_alive, process_start,
+                   read_json, read_run)
 
 LOG_NAME = "train.log"
-JOB_NAME = "job.json"
 # Training samples per dataset (train split), to validate δ < 1/N and batch ≤ N without loading data.
 TRAIN_SIZES = {OFFLINE: 4000, "mnist": 60000, "fashion-mnist": 60000, "kmnist": 60000}
 _children: dict[int, subprocess.Popen] = {}  # reaped on every listing so they never linger as zombies
@@ -44,33 +47,25 @@ def max_concurrent() -> int:
         return 1
 
 
-def train_argv(cfg: TrainConfig, run_dir: Path, log_every: int = 10) -> list[str]:
-    """The ``python -m dpinfogan train`` command line that reproduces ``cfg`` into ``run_dir``."""
-    p, m, lat = cfg.privacy, cfg.model, cfg.latent
-    eps = p.epsilon
-    argv = [sys.executable, "-m", "dpinfogan", "train", "--quiet", "--run-dir", str(run_dir),
-            "--dataset", cfg.dataset, "--code-mode", cfg.code_mode,
-            "--max-grad-norm", repr(p.max_grad_norm),
-            "--accountant", p.accountant, "--dp-step", p.dp_step, "--clip-fake", p.clip_fake,
-            "--batch-size", str(cfg.batch_size), "--steps", str(cfg.steps),
-            "--d-steps-per-g", str(cfg.d_steps_per_g), "--lr-d", repr(cfg.lr_d), "--lr-g", repr(cfg.lr_g),
-            "--lambda-cat", repr(cfg.lambda_cat), "--lambda-cont", repr(cfg.lambda_cont),
-            "--lambda-label", repr(cfg.lambda_label),
-            "--g-width", str(m.g_width), "--d-width", str(m.d_width), "--d-hidden", str(m.d_hidden),
-            "--noise-dim", str(lat.noise_dim), "--n-continuous", str(lat.n_continuous),
-            "--seed", str(cfg.seed), "--threads", str(cfg.threads),
-            "--sample-every", str(cfg.sample_every), "--checkpoint-every", str(cfg.checkpoint_every),
-            "--log-every", str(log_every), "--ema-decay", repr(cfg.ema_decay),
-            "--adaptive-d-steps" if cfg.adaptive_d_steps else "--no-adaptive-d-steps"]
-    if cfg.warm_start:
-        argv += ["--warm-start", cfg.warm_start]
-    if eps is not None:
-        argv += ["--epsilon", "inf" if math.isinf(eps) else repr(float(eps))]
-    if p.noise_multiplier is not None:
-        argv += ["--sigma", repr(float(p.noise_multiplier))]
-    if p.delta is not None:
-        argv += ["--delta", repr(float(p.delta))]
-    return argv
+def queue(
+    kind: str,
+    config: dict[str, Any],
+    *,
+    target_steps: int,
+    root: Optional[str | os.PathLike] = None,
+    name: Optional[str] = None,
+    log_every: int = 10,
+    tags: Optional[dict[str, Any]] = None,
+) -> Path:
+    """Create a queued job's run folder: ``config.json`` (what the child runs), ``job.json`` and a
+    "queued" status. Returns the folder; :func:`pump` starts it. ``config`` is checked by the caller."""
+    run_dir = new_run_dir(Path(root) if root is not None else runs_root(), name)
+    atomic_write_json(run_dir / "config.json", config)  # the trainer rewrites it with derived values
+    atomic_write_json(run_dir / JOB_NAME, {"kind": kind, "log_every": log_every, "requested": time.time(),
+                                           "tags": tags or {}})
+    atomic_write_json(run_dir / "status.json", {"state": "queued", "step": 0, "target_steps": target_steps,
+                                                "epsilon": 0.0, "updated": time.time()})
+    return run_dir
 
 
 def launch(
@@ -81,7 +76,7 @@ def launch(
     log_every: int = 10,
     tags: Optional[dict[str, Any]] = None,
 ) -> Path:
-    """Validate ``cfg`` and start it in the background, or queue it when the cap is reached.
+    """Validate ``cfg`` and start its training in the background, or queue it when the cap is reached.
 
     Returns the run folder. ``ValueError`` (plain message) for an impossible config or an
     unwritable runs folder; nothing is created then.
@@ -89,14 +84,9 @@ def launch(
     if cfg.dataset not in TRAIN_SIZES:
         raise ValueError(f"unknown dataset {cfg.dataset!r}; choose one of: {', '.join(TRAIN_SIZES)}")
     cfg.validate(TRAIN_SIZES[cfg.dataset])
-    root = Path(root) if root is not None else runs_root()
-    run_dir = new_run_dir(root, name)
-    atomic_write_json(run_dir / "config.json", cfg.to_dict())  # the trainer rewrites it with derived values
-    atomic_write_json(run_dir / JOB_NAME, {"argv": train_argv(cfg, run_dir, log_every), "requested": time.time(),
-                                           "tags": tags or {}})
-    atomic_write_json(run_dir / "status.json", {"state": "queued", "step": 0, "target_steps": cfg.steps,
-                                                "epsilon": 0.0, "updated": time.time()})
-    pump(root)
+    run_dir = queue("train", cfg.to_dict(), target_steps=cfg.steps, root=root, name=name, log_every=log_every,
+                    tags=tags)
+    pump(run_dir.parent)
     return run_dir
 
 
@@ -108,7 +98,7 @@ def _start(run_dir: Path) -> bool:
     except FileExistsError:
         return False
     job = read_json(run_dir / JOB_NAME) or {}
-    if not job.get("argv"):
+    if not job.get("kind"):
         mark(run_dir, "failed", "job.json is missing or unreadable")
         return True
     with open(run_dir / LOG_NAME, "ab") as log:
@@ -201,9 +191,9 @@ def job_of(info: RunInfo) -> Job:
     if state in ("finished", "stopped"):
         step = int(st.get("step", step) or step)
     target = int(st.get("target_steps") or last.get("target_steps") or info.config.get("steps") or 0)
-    eps = _float(st.get("epsilon", last.get("epsilon", 0.0)))
+    eps = float_or(st.get("epsilon", last.get("epsilon", 0.0)))
     if last and state not in ("finished", "stopped", "failed"):
-        eps = _float(last.get("epsilon", eps))
+        eps = float_or(last.get("epsilon", eps))
     eta = None
     if state in ("running", "stopping") and last.get("elapsed") and step > 0:
         eta = max(0.0, (target - step) * float(last["elapsed"]) / step)
@@ -215,13 +205,6 @@ def job_of(info: RunInfo) -> Job:
     if info.error:
         state, message = "failed", info.error
     return Job(info, state, step, target, eps, eta, message=message)
-
-
-def _float(v: Any) -> float:
-    try:
-        return float(v)
-    except (TypeError, ValueError):
-        return float("nan")
 
 
 def list_jobs(root: Optional[str | os.PathLike] = None, pump_queue: bool = True) -> list[Job]:

@@ -6,7 +6,7 @@ c1 with ``n_categories`` values (one-hot), and ``n_continuous`` codes ~ U(-1, 1)
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Optional
+from typing import Optional, Sequence
 
 import torch
 import torch.nn.functional as F
@@ -67,4 +67,23 @@ def fixed_grid_latent(cfg: LatentConfig, per_code: int = 8, seed: int = 1234) ->
     z = torch.randn(per_code, cfg.noise_dim, generator=g).repeat(cfg.n_categories, 1)
     cont = (torch.rand(per_code, cfg.n_continuous, generator=g) * 2 - 1).repeat(cfg.n_categories, 1)
     cat = torch.arange(cfg.n_categories).repeat_interleave(per_code)
+    return Latent(z=z, cat=cat, cont=cont)
+
+
+def seeded_latent(cfg: LatentConfig, cats: Sequence[int], conts: Sequence[Sequence[float]],
+                  seeds: Sequence[int]) -> Latent:
+    """Latents chosen one by one (the app's explorer): latent i has categorical code ``cats[i]``
+    (modulo ``n_categories``), continuous codes ``conts[i]`` (missing ones 0, extra ones dropped)
+    and noise z drawn from ``seeds[i]`` alone — so a seed gives the same z in every generator with
+    the same noise width (the "same latent" across models)."""
+    n = len(cats)
+    if not (len(conts) == len(seeds) == n) or n == 0:
+        raise ValueError("cats, conts and seeds must have the same, non-zero length")
+    z = torch.cat([torch.randn(1, cfg.noise_dim, generator=torch.Generator().manual_seed(int(s))) for s in seeds])
+    cont = torch.zeros(n, cfg.n_continuous)
+    for i, c in enumerate(conts):
+        vals = list(c)[: cfg.n_continuous]
+        if vals:
+            cont[i, : len(vals)] = torch.as_tensor(vals, dtype=torch.float32)
+    cat = torch.as_tensor(list(cats), dtype=torch.long) % cfg.n_categories
     return Latent(z=z, cat=cat, cont=cont)

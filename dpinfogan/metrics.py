@@ -26,6 +26,7 @@ import numpy as np
 import torch
 
 from . import __version__
+from .checkpoint import load_checkpoint
 from .data import ImageData, load_dataset, to_float
 from .evaluator import (
     FAMILY,
@@ -39,6 +40,8 @@ from .evaluator import (
     predict_logits,
 )
 from .fileio import atomic_write_json
+from .paths import eval_json_path
+from .sampling import sample
 
 EVAL_FORMAT = "dpinfogan-eval"
 # The CAS classifier: the evaluator's architecture (strided convs), freshly initialised. At half
@@ -119,11 +122,9 @@ def inception_score(evaluator: Evaluator, images: torch.Tensor, splits: int = 10
     return float(np.mean(scores)), float(np.std(scores))
 
 
-def code_to_label_by_vote(
-    evaluator: Evaluator, images: torch.Tensor, codes: torch.Tensor, n_categories: int
-) -> list[int]:
-    """For each code value, the class the evaluator most often sees in its images (-1 if unused)."""
-    pred = predict_logits(evaluator, images).argmax(1)
+def vote_mapping(pred: torch.Tensor, codes: torch.Tensor, n_categories: int) -> list[int]:
+    """For each code value, the class most often predicted for its images (-1 if unused): how an
+    unsupervised code is named."""
     mapping = []
     for c in range(n_categories):
         votes = pred[codes == c]
@@ -131,13 +132,25 @@ def code_to_label_by_vote(
     return mapping
 
 
+def mapped_accuracy(pred: torch.Tensor, codes: torch.Tensor, code_to_label: Sequence[int]) -> float:
+    """Fraction of images predicted as the class their code maps to (0..1), whatever classifier
+    made the predictions (the evaluator, or the app's template proxy)."""
+    target = torch.as_tensor(list(code_to_label), dtype=torch.long)[codes]
+    return float((pred == target).float().mean())
+
+
+def code_to_label_by_vote(
+    evaluator: Evaluator, images: torch.Tensor, codes: torch.Tensor, n_categories: int
+) -> list[int]:
+    """For each code value, the class the evaluator most often sees in its images (-1 if unused)."""
+    return vote_mapping(predict_logits(evaluator, images).argmax(1), codes, n_categories)
+
+
 def code_accuracy(
     evaluator: Evaluator, images: torch.Tensor, codes: torch.Tensor, code_to_label: Sequence[int]
 ) -> float:
     """Fraction of images whose evaluator class equals the class their code maps to (0..1)."""
-    target = torch.as_tensor(list(code_to_label), dtype=torch.long)[codes]
-    pred = predict_logits(evaluator, images).argmax(1)
-    return float((pred == target).float().mean())
+    return mapped_accuracy(predict_logits(evaluator, images).argmax(1), codes, code_to_label)
 
 
 def cas(
@@ -164,31 +177,11 @@ def cas(
     return accuracy(model, test_images, test_labels)
 
 
-def load_references() -> list[dict[str, Any]]:
-    """Published CAS points on MNIST (δ = 1e-5) for the ε-versus-quality chart.
-
-    Each point: ``method``, ``epsilon``, ``cas`` (in PERCENT, as published; this module's
-    :func:`cas` returns a fraction 0..1), ``source`` and ``note``.
-    """
-    import json
-
-    data = json.loads((Path(__file__).with_name("references.json")).read_text(encoding="utf-8"))
-    return [dict(p) for p in data["points"]]
-
-
 # ---------------------------------------------------------------- checkpoints
-
-
-def eval_json_path(checkpoint: str | os.PathLike) -> Path:
-    """``<dir>/<checkpoint stem>.eval.json``."""
-    p = Path(checkpoint)
-    return p.with_name(p.stem + ".eval.json")
 
 
 def generated_set(ckpt, n: int, seed: int) -> tuple[torch.Tensor, torch.Tensor]:
     """n generated images (as float in [-1, 1], quantised to 8 bits like saved samples) and codes."""
-    from .sampling import sample
-
     s = sample(ckpt.generator, ckpt.config.latent, n, seed=seed)
     return to_float(torch.from_numpy(s.images)), torch.from_numpy(s.codes)
 
@@ -211,8 +204,6 @@ def evaluate_checkpoint(
     ``real`` overrides the real test set (default: the checkpoint dataset's test split; MNIST falls
     back to the offline digits when not on disk, which the result records under ``real_test``).
     """
-    from .checkpoint import load_checkpoint
-
     if n < 2:
         raise ValueError(f"--n must be at least 2, got {n}")
     if not skip_cas and cas_samples < 10:
@@ -323,26 +314,3 @@ def format_table(result: dict[str, Any]) -> str:
     lines = [f"{k:<{w}}  {v}" for k, v in rows]
     lines += [f"NOTE: {note}" for note in result.get("notes", [])]
     return "\n".join(lines)
-
-
-def cli_evaluate(a) -> int:
-    """``python -m dpinfogan evaluate``."""
-    import json
-    import sys
-
-    from .fileio import jsonable
-
-    if a.threads:
-        torch.set_num_threads(a.threads)
-    result = evaluate_checkpoint(
-        a.checkpoint, n=a.n, cas_samples=a.cas_samples, cas_epochs=a.cas_epochs, skip_cas=a.skip_cas,
-        seed=a.seed, evaluator=a.evaluator, write=not a.no_write,
-        log=None if a.json else (lambda msg: print(msg, file=sys.stderr, flush=True)),
-    )
-    if a.json:
-        print(json.dumps(jsonable(result), indent=2))
-    else:
-        print(format_table(result))
-        if not a.no_write:
-            print(f"wrote {eval_json_path(a.checkpoint)}")
-    return 0

@@ -12,18 +12,15 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Optional
 
-from .data import PROJECT_ROOT
 from .fileio import atomic_save_png, atomic_write_json, jsonable
 from .metadata import MetadataError, clean_metrics, validate_status, validate_train_config
+from .paths import runs_root
 
 CHECKPOINT_NAME = "checkpoint.safetensors"
 STATES = ("queued", "running", "finished", "stopped", "failed")
 STOP_NAME = "stop_requested"  # written by dpinfogan.jobs.stop before it signals the trainer
-
-
-def runs_root() -> Path:
-    """``$DPINFOGAN_RUNS`` or ``<project>/runs``."""
-    return Path(os.environ.get("DPINFOGAN_RUNS") or PROJECT_ROOT / "runs")
+JOB_NAME = "job.json"  # a background job's request (dpinfogan.jobs)
+LAUNCHER_FILES = (JOB_NAME, "fedjob.json")  # files a launcher writes into a run folder before the run starts
 
 
 def new_run_dir(root: Optional[str | os.PathLike] = None, name: Optional[str] = None) -> Path:
@@ -41,6 +38,18 @@ def new_run_dir(root: Optional[str | os.PathLike] = None, name: Optional[str] = 
     except OSError as e:
         raise ValueError(f"cannot write the run folder {path}: {e.strerror or e}") from None
     return path
+
+
+def open_run_dir(path: Optional[str | os.PathLike] = None) -> Path:
+    """The folder a run writes to: a new one under the runs root when ``path`` is None; ``path``
+    itself when a launcher prepared it (it holds the job's request and log, no training output
+    yet); else a new folder at ``path`` (``ValueError`` if it exists or cannot be written)."""
+    if path is None:
+        return new_run_dir()
+    path = Path(path)
+    if any((path / f).is_file() for f in LAUNCHER_FILES) and not (path / "metrics.jsonl").exists():
+        return path
+    return new_run_dir(path.parent, path.name)
 
 
 class RunWriter:

@@ -1,19 +1,20 @@
-"""Drawing images from a trained generator."""
+"""Drawing images from a trained generator: random samples, chosen latents, the fixed progress
+grid, and the PNG bytes the app and the CLI show. Latents always come from :mod:`dpinfogan.latent`."""
 from __future__ import annotations
 
 import io
 import os
 from dataclasses import dataclass
-from typing import Optional
+from typing import Optional, Sequence
 
 import numpy as np
 import torch
 
-from .data import to_uint8
-from .fileio import atomic_write_bytes
-from .latent import Latent, sample_latent
-from .models import Generator
 from .config import LatentConfig
+from .data import to_uint8
+from .fileio import atomic_write_bytes, image_grid
+from .latent import Latent, fixed_grid_latent, sample_latent, seeded_latent
+from .models import Generator
 
 
 @dataclass
@@ -48,6 +49,24 @@ def sample(
     lat = sample_latent(latent_cfg, n, generator=g, cat=cat)
     imgs = to_uint8(generate(generator, lat, latent_cfg))
     return Samples(imgs.numpy(), lat.cat.numpy().astype(np.int64), lat.cont.numpy().astype(np.float32))
+
+
+def draw(generator: Generator, latent_cfg: LatentConfig, cats: Sequence[int], conts: Sequence[Sequence[float]],
+         seeds: Sequence[int]) -> torch.Tensor:
+    """uint8 images (N, 28, 28) for chosen latents (see :func:`dpinfogan.latent.seeded_latent`)."""
+    return to_uint8(generate(generator, seeded_latent(latent_cfg, cats, conts, seeds), latent_cfg))
+
+
+def fixed_grid(generator: Generator, latent_cfg: LatentConfig, per_code: int = 8) -> torch.Tensor:
+    """uint8 images (n_categories·per_code, 28, 28) of the progress grid's fixed latent, one row per code."""
+    return to_uint8(generate(generator, fixed_grid_latent(latent_cfg, per_code), latent_cfg))
+
+
+def png_bytes(images_u8: torch.Tensor, nrow: int, scale: int = 4, pad: int = 2) -> bytes:
+    """A PNG grid of uint8 images (N, 28, 28), upscaled with nearest-neighbour so pixels stay crisp."""
+    buf = io.BytesIO()
+    image_grid(images_u8, nrow=nrow, pad=pad, scale=scale).save(buf, format="PNG")
+    return buf.getvalue()
 
 
 def save_npz(path: str | os.PathLike, s: Samples) -> None:

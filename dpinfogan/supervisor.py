@@ -1,6 +1,7 @@
-"""The queue runs itself: ``python -m dpinfogan.supervisor RUN_DIR`` runs one queued job's trainer
-and, when the trainer ends for any reason (finished, stopped, failed, killed), records the ending and
-starts the next queued run — with no browser open and no app running.
+"""The queue runs itself: ``python -m dpinfogan.supervisor RUN_DIR`` runs one queued job (its child
+``python -m dpinfogan.worker RUN_DIR``, the trainer) and, when the trainer ends for any reason
+(finished, stopped, failed, killed), records the ending and starts the next queued run — with no
+browser open and no app running.
 
 :func:`dpinfogan.jobs.launch` starts this process (detached, its own session); it starts the trainer
 as its child, forwards SIGTERM/SIGINT to it (Stop before the trainer wrote its own pid reaches it),
@@ -16,18 +17,22 @@ import subprocess
 import sys
 from pathlib import Path
 
+from .paths import PROJECT_ROOT  # no torch: this process stays small while the trainer runs
+
 
 def run(run_dir: Path) -> int:
     """Run the job in ``run_dir`` to its end, then start the next queued run; returns its exit code."""
     try:
-        argv = json.loads((run_dir / "job.json").read_text())["argv"]
+        kind = json.loads((run_dir / "job.json").read_text())["kind"]
     except (OSError, ValueError, KeyError, TypeError):
-        argv = None
+        kind = None
+    # The child reads its kind and settings from the run folder itself (dpinfogan.worker).
+    argv = [sys.executable, "-m", "dpinfogan.worker", str(run_dir)] if isinstance(kind, str) else None
     code = None
-    if isinstance(argv, list) and argv:
+    if argv is not None:
         env = {**os.environ, "PYTHONUNBUFFERED": "1"}
         with open(run_dir / "train.log", "ab") as log:
-            proc = subprocess.Popen(argv, cwd=str(Path(__file__).resolve().parent.parent), stdout=log,
+            proc = subprocess.Popen(argv, cwd=str(PROJECT_ROOT), stdout=log,
                                     stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL, env=env)
 
         def forward(signum, frame):  # noqa: ARG001

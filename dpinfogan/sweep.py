@@ -9,6 +9,7 @@ and so picks up where a killed sweep left off.
 from __future__ import annotations
 
 import csv
+import hashlib
 import io
 import math
 import os
@@ -18,11 +19,14 @@ from dataclasses import asdict
 from pathlib import Path
 from typing import Any, Callable, Iterable, Optional, Sequence
 
-from .checkpoint import read_metadata
+from .checkpoint import load_checkpoint, read_metadata
 from .config import TrainConfig
-from .data import ImageData
-from .fileio import atomic_write_bytes, atomic_write_json, jsonable
+from .data import ImageData, load_dataset
+from .fileio import atomic_write_bytes, atomic_write_json, float_or, jsonable
+from .metrics import CAS_ARCH, CAS_EPOCHS, evaluate_checkpoint
+from .paths import eval_json_path, evaluator_path
 from .runs import CHECKPOINT_NAME, read_json
+from .train import train
 
 COLUMNS = (
     "epsilon_target", "epsilon", "delta", "sigma", "steps", "seconds",
@@ -37,23 +41,15 @@ def eps_tag(epsilon: float) -> str:
     return "eps-inf" if math.isinf(epsilon) else f"eps-{epsilon:g}"
 
 
-def _float(v: Any) -> Optional[float]:
-    if v is None or v == "":
-        return None
-    return float(v)  # float("inf") parses the JSON "inf" too
-
-
 def row_from_checkpoint(path: str | os.PathLike) -> dict[str, Any]:
     """One table row from a checkpoint's metadata and its ``.eval.json`` (metrics empty if none)."""
-    from .metrics import eval_json_path
-
     path = Path(path)
     meta = read_metadata(path)
     pr, tr = meta.get("privacy", {}), meta.get("training", {})
     target = pr.get("target_epsilon")
     row: dict[str, Any] = {
-        "epsilon_target": _float(target) if target is not None else None,
-        "epsilon": _float(pr.get("epsilon")),
+        "epsilon_target": float_or(target, None),
+        "epsilon": float_or(pr.get("epsilon"), None),
         "delta": pr.get("delta"),
         "sigma": pr.get("noise_multiplier"),
         "steps": tr.get("steps"),
@@ -132,11 +128,6 @@ def run_sweep(
     Returns:
         The table rows, in the order of ``epsilons``.
     """
-    from .checkpoint import load_checkpoint
-    from .evaluator import default_evaluator_path
-    from .metrics import CAS_ARCH, CAS_EPOCHS, eval_json_path, evaluate_checkpoint
-    from .train import train
-
     if not epsilons:
         raise ValueError("give at least one ε")
     if len(set(epsilons)) != len(epsilons):
@@ -154,7 +145,7 @@ def run_sweep(
     expected_cas = None if eval_kwargs.get("skip_cas") else {
         "arch": asdict(CAS_ARCH), "epochs": float(eval_kwargs.get("cas_epochs", CAS_EPOCHS))}
     ev_arg = eval_kwargs.get("evaluator")
-    evaluator_file = Path(getattr(ev_arg, "path", None) or ev_arg or default_evaluator_path(base.dataset))
+    evaluator_file = Path(getattr(ev_arg, "path", None) or ev_arg or evaluator_path(base.dataset))
     if not evaluator_file.is_file():  # fail now, not after training the first model
         raise ValueError(f"evaluator not found: {evaluator_file} (train one with `python -m dpinfogan train-evaluator`)")
 
@@ -208,8 +199,6 @@ def run_sweep(
             publish("running", eps, phase="evaluating")
             log(f"{head}: evaluating")
             if "real" not in eval_kwargs:  # load the real test set once for the whole sweep
-                from .data import load_dataset
-
                 eval_kwargs["real"] = load_dataset(base.dataset, train=False, download=False)
             evaluate_checkpoint(ck_path, seed=base.seed, **eval_kwargs, log=lambda m, h=head: log(f"{h}: {m}"))
         rows[eps] = row_from_checkpoint(ck_path)
@@ -221,8 +210,6 @@ def run_sweep(
 
 
 def _sha256(path: Path) -> str:
-    import hashlib
-
     return hashlib.sha256(Path(path).read_bytes()).hexdigest()
 
 
@@ -240,50 +227,3 @@ def format_rows(rows: Sequence[dict[str, Any]]) -> str:
                      f"{f(r['steps'], 'd'):>6} {f(r['seconds'], '.0f'):>8} {f(r['fid_evaluator'], '.2f'):>8} "
                      f"{f(r['inception_score'], '.2f'):>6} {f(cas, '.1f'):>6} {f(code, '.1f'):>7}")
     return "\n".join(lines)
-
-
-def cli_sweep(a) -> int:
-    """``python -m dpinfogan sweep``: parse the shared train options, run, print the table."""
-    import argparse
-    import sys
-
-    import torch
-
-    from .cli import add_train_parser, config_from_args
-    from .data import load_dataset
-
-    if (a.epsilons is None) == (a.from_checkpoints is None):
-        raise ValueError("give either --epsilons (train a sweep) or --from-checkpoints (tabulate existing ones)")
-    if a.from_checkpoints is not None:
-        rows = table_from_checkpoints(a.from_checkpoints)
-        write_table(a.out, rows, progress={"state": "finished", "done": len(rows), "total": len(rows)})
-        print(format_rows(rows))
-        print(f"wrote {Path(a.out) / 'sweep.csv'} and {Path(a.out) / 'sweep.json'}")
-        return 0
-    extra = list(a.train_args or [])
-    if extra and extra[0] == "--":
-        extra = extra[1:]
-    if any(x.split("=")[0] in ("--epsilon", "--resume", "--out", "--run-dir") for x in extra):
-        raise ValueError("--epsilon, --resume, --out and --run-dir are set by the sweep itself")
-    argv = ["train", "--dataset", a.dataset, "--code-mode", a.code_mode, "--steps", str(a.steps),
-            "--batch-size", str(a.batch_size), *(["--delta", str(a.delta)] if a.delta is not None else []),
-            "--seed", str(a.seed),
-            "--threads", str(a.threads), *(["--epochs", str(a.epochs)] if a.epochs is not None else []), *extra]
-    p = argparse.ArgumentParser(prog="python -m dpinfogan sweep ... --")
-    add_train_parser(p.add_subparsers(dest="command"))
-    ta = p.parse_args(argv)
-    if a.threads:
-        torch.set_num_threads(a.threads)
-    data = load_dataset(a.dataset)
-    if data.fallback:
-        print(f"note: {a.dataset} is not available offline; training on {data.source}", file=sys.stderr)
-    base = config_from_args(ta, len(data))
-    ev_kwargs: dict[str, Any] = {"n": a.n, "cas_samples": a.cas_samples, "cas_epochs": a.cas_epochs,
-                                 "skip_cas": a.skip_cas}
-    if a.evaluator is not None:
-        ev_kwargs["evaluator"] = str(a.evaluator)
-    rows = run_sweep(a.epsilons, base, data, a.out, eval_kwargs=ev_kwargs,
-                     log=lambda m: print(m, flush=True))
-    print(format_rows(rows))
-    print(f"wrote {Path(a.out) / 'sweep.csv'} and {Path(a.out) / 'sweep.json'}")
-    return 0

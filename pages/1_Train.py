@@ -4,9 +4,9 @@ import math
 import streamlit as st
 
 from dpinfogan import jobs
-from dpinfogan.config import LatentConfig, ModelConfig, PrivacyConfig, TrainConfig, default_delta, max_delta
+from dpinfogan.config import default_delta, max_delta
 from dpinfogan.data import OFFLINE, available_datasets
-from dpinfogan.inputs import TRAIN_FIELDS, parse_form
+from dpinfogan.inputs import TRAIN_FIELDS, parse_form, train_config
 from dpinfogan.recipe import shipped_warm_start, warm_start_problem
 from dpinfogan.ui import widgets
 
@@ -26,7 +26,9 @@ DATASET_HELP = {OFFLINE: "offline-digits — 4,000 real MNIST digits shipped wit
                 "mnist": "MNIST — 60,000 handwritten digits", "fashion-mnist": "Fashion-MNIST — 60,000 clothes",
                 "kmnist": "KMNIST — 60,000 Japanese characters"}
 
-HELP = {"train_sigma": "Noise std is σ·C. With a fixed σ the run stops when ε is spent."}
+HELP = {"train_sigma": "Noise std is σ·C. With a fixed σ the run stops when ε is spent.",
+        "train_ema": "The grids and the saved generator are an average of its recent weights: smoother digits, "
+                     "no privacy cost (the generator never sees a real image)."}
 
 settings, live = st.columns([2, 3], gap="large")  # settings on the left, the live run on the right
 with settings:
@@ -53,10 +55,10 @@ with settings:
         for i, (k, f) in enumerate(list(TRAIN_FIELDS.items())[2:]):
             texts[k] = cols[i % 2].text_input(f.label, f.text(), key=k, help=HELP.get(k))
     warm = shipped_warm_start()
-    use_warm = st.checkbox("Start from the public warm start (digits rendered from fonts)", value=warm is not None,
+    use_warm = st.checkbox("Start from the public warm start (synthetic pen-stroke digits)", value=warm is not None,
                            disabled=warm is None, key="train_warm",
-                           help="A generator and discriminator pretrained on public, synthetic digits drawn with "
-                                "fonts: no private image, so no privacy cost. The private run fine-tunes them; ε "
+                           help="A generator and discriminator pretrained on public, synthetic digits drawn "
+                                "from pen-stroke templates: no private image, so no privacy cost. The private run fine-tunes them; ε "
                                 "counts only its own steps. Needs the default widths (generator 64, "
                                 "discriminator 16).")
     values, problems = parse_form(texts, TRAIN_FIELDS)
@@ -64,15 +66,8 @@ with settings:
     if not problems:
         v = values
         st.caption(f"≈ {v['train_steps'] * v['train_batch'] / n:,.1f} passes over the {n:,} images.")
-        cfg = TrainConfig(
-            dataset=dataset, code_mode=code_mode, batch_size=v["train_batch"], steps=v["train_steps"],
-            d_steps_per_g=v["train_d_steps"], lr_d=v["train_lr_d"], lr_g=v["train_lr_g"],
-            sample_every=v["train_sample_every"], checkpoint_every=max(50, v["train_sample_every"]),
-            seed=v["train_seed"], threads=1, warm_start=str(warm) if use_warm and warm else "",
-            model=ModelConfig(g_width=v["train_g_width"], d_width=v["train_d_width"]), latent=LatentConfig(),
-            privacy=PrivacyConfig(epsilon=float(eps), delta=float(delta), max_grad_norm=float(v["train_clip"]),
-                                  noise_multiplier=float(v["train_sigma"]) if v["train_sigma"] > 0 else None),
-        )
+        cfg = train_config(v, dataset=dataset, code_mode=code_mode, epsilon=eps, delta=delta,
+                           warm_start=str(warm) if use_warm and warm else "")
         try:
             cfg.validate(n)
         except ValueError as e:

@@ -5,12 +5,12 @@ import time
 import streamlit as st
 
 from dpinfogan import jobs
-from dpinfogan.config import ModelConfig, PrivacyConfig, TrainConfig
+from dpinfogan.catalog import discover_attack_lab, eps_text, frontier_points, metrics_table
+from dpinfogan.config import PrivacyConfig
 from dpinfogan.inputs import NumberField, parse_number
-from dpinfogan.runs import runs_root
+from dpinfogan.paths import checkpoints_root, runs_root
+from dpinfogan.recipe import recipe_config
 from dpinfogan.ui import cache, charts, widgets
-from dpinfogan.attack_lab import best_attack_auc
-from dpinfogan.ui.models import checkpoints_root, discover_attack_lab, eps_text, load_references, metrics_table
 
 st.set_page_config(page_title="Privacy vs quality · DP-InfoGAN Studio", page_icon="📉", layout="wide")
 widgets.named_pages()
@@ -48,59 +48,7 @@ def _points(metric: str) -> tuple[list[dict], dict, list[str]]:
     entries = cache.discover(str(checkpoints_root()), str(runs_root()))
     if metric == "attack_auc":
         entries = list(entries) + discover_attack_lab()
-    points, by_key, notes = [], {}, []
-    missing = 0
-    for e in entries:
-        if e.error:
-            notes.append(f"`{e.path.name}` skipped: {e.error}")
-            continue
-        by_key[e.key] = e
-        if e.evaluation_problem():
-            notes.append(e.evaluation_problem())
-        if metric == "proxy":
-            mapping = (e.meta or {}).get("code_to_label")
-            try:
-                value = cache.proxy_quality(str(e.path), e.mtime, e.dataset, tuple(mapping) if mapping else None)
-            except ValueError as err:
-                notes.append(f"`{e.path.name}`: {err}")
-                continue
-        elif metric == "attack_auc":
-            try:
-                value = best_attack_auc(e.path)
-            except ValueError as err:
-                notes.append(f"`{e.path.name}`: {err}")
-                continue
-            if value is None:
-                continue  # never attacked: not "missing", most models are not
-        else:
-            value = ((e.evaluation() or {}).get("metrics") or {}).get(metric)
-        if value is None or math.isnan(e.epsilon):
-            missing += 1
-            continue
-        group = {"zoo": "zoo", "attack lab": "attack lab"}.get(e.source, "your runs")
-        family = f"zoo · {(e.meta or {}).get('code_mode', '?')} codes" if group == "zoo" else group
-        points.append({"group": group, "family": family, "label": e.name, "epsilon": e.epsilon,
-                       "value": float(value), "key": e.key,
-                       "hover": f"<b>{e.name}</b> ({e.source})<br>{eps_text(e.epsilon)}<br>{METRICS[metric][0]}: "
-                                f"{float(value):.3g}<br>{e.settings_text()}"})
-    if missing:
-        notes.append(f"{missing} model(s) have no {METRICS[metric][0]} yet (evaluate them with "
-                     "`python -m dpinfogan evaluate <checkpoint>`, or pick the proxy metric).")
-    if metric == "cas":
-        refs, why = load_references()
-        if why:
-            notes.append(f"Literature points: {why}.")
-        for r in refs:
-            try:
-                eps, cas = float(r["epsilon"]), float(r["cas"])
-            except (KeyError, TypeError, ValueError):
-                continue
-            cas = cas / 100 if cas > 1 else cas  # papers report percent
-            points.append({"group": "literature", "family": str(r["method"]), "label": str(r["method"]), "epsilon": eps, "value": cas,
-                           "key": f"ref:{r['method']}:{eps}",
-                           "hover": f"<b>{r['method']}</b> (published)<br>{eps_text(eps)}<br>CAS {cas:.3g}"
-                                    f"<br>{r.get('source', '')}<br>{r.get('note', '')}"})
-    return points, by_key, notes
+    return frontier_points(entries, metric, METRICS[metric][0], proxy=cache.entry_proxy_quality)
 
 
 def _sweep_jobs() -> list[jobs.Job]:
@@ -153,7 +101,8 @@ def chart_and_sweep() -> None:
     st.subheader("Fill in the curve")
     st.caption(f"A small sweep trains {len(SWEEP_EPS)} short runs on the offline digits, one per ε in "
                f"{', '.join('∞' if math.isinf(x) else f'{x:g}' for x in SWEEP_EPS)}, one after the other in the "
-               "background. Each appears on the chart (under “your runs”) as soon as it has a checkpoint.")
+               "background, with the Train page's recipe (fine-tuning the public warm start). Each appears on the "
+               "chart (under “your runs”) as soon as it has a checkpoint.")
     cur = _sweep_jobs()
     if cur:
         done = sum(j.state in ("finished", "stopped") for j in cur)
@@ -173,9 +122,9 @@ if st.button("▶ Start a small sweep", key="pq_sweep", disabled=active or steps
     sweep_id = time.strftime("%H%M%S")
     try:
         for eps in SWEEP_EPS:
-            cfg = TrainConfig(dataset="offline-digits", steps=int(steps), batch_size=64, sample_every=50,
-                              checkpoint_every=50, threads=1, model=ModelConfig(),
-                              privacy=PrivacyConfig(epsilon=eps))  # δ from N: 1e-5 for the 4,000 digits
+            # the Train page's recipe (warm start, n_D 5, EMA); δ from N: 1e-5 for the 4,000 digits
+            cfg = recipe_config("live", dataset="offline-digits", steps=int(steps), sample_every=50,
+                                checkpoint_every=50, threads=1, privacy=PrivacyConfig(epsilon=eps))
             jobs.launch(cfg, tags={"sweep": sweep_id, "epsilon": "inf" if math.isinf(eps) else eps})
     except ValueError as err:
         st.error(f"Cannot start the sweep: {err}")

@@ -3,9 +3,9 @@ import random
 
 import streamlit as st
 
-from dpinfogan.runs import runs_root
+from dpinfogan.catalog import pick_default
+from dpinfogan.paths import checkpoints_root, runs_root
 from dpinfogan.ui import cache, widgets
-from dpinfogan.ui.models import checkpoints_root, pick_default
 
 st.set_page_config(page_title="Latent explorer · DP-InfoGAN Studio", page_icon="🎛️", layout="wide")
 widgets.named_pages()

@@ -1,22 +1,19 @@
 """Privacy attacks: membership inference against the attack-lab models, the ε each attack proves
 against the ε each model claims, the (ε, δ)-DP bound, the canary audit and the memorisation gallery.
 Reads the shipped results; runs no model."""
-import math
-
 import numpy as np
-import plotly.graph_objects as go
 import streamlit as st
+import torch
 
 from dpinfogan.attack_lab import audit_verdict, evaluator_warning, file_sha256, load_results
-from dpinfogan.attacks import FPR_LOW, auc_standard_error, decode_image, dp_tpr_bound
-from dpinfogan.fileio import image_grid
-from dpinfogan.ui.models import checkpoints_root
+from dpinfogan.attacks import auc_standard_error, decode_image
+from dpinfogan.paths import checkpoints_root, evaluator_path
+from dpinfogan.sampling import png_bytes
+from dpinfogan.ui import charts
 
 st.set_page_config(page_title="Privacy attacks · DP-InfoGAN Studio", page_icon="🕵️", layout="wide")
 LAB = checkpoints_root() / "attack-lab"
-EVALUATOR = checkpoints_root() / "evaluator-mnist.safetensors"
-INF_X = 1000.0  # where ε = ∞ sits on the log ε axis
-COLORS = ["#d62728", "#ff7f0e", "#1f77b4", "#2ca02c", "#9467bd", "#8c564b"]
+EVALUATOR = evaluator_path("mnist")
 
 
 @st.cache_data(show_spinner=False)
@@ -42,14 +39,7 @@ def _eps_text(r: dict) -> str:
 
 @st.cache_data(show_spinner=False)
 def _pair_png(images: tuple[str, ...]) -> bytes:
-    import io
-
-    import torch
-
-    arr = torch.from_numpy(np.stack([decode_image(t) for t in images]))
-    buf = io.BytesIO()
-    image_grid(arr, nrow=len(images), scale=3).save(buf, format="PNG")
-    return buf.getvalue()
+    return png_bytes(torch.from_numpy(np.stack([decode_image(t) for t in images])), nrow=len(images), scale=3)
 
 
 st.title("Privacy attacks: can anyone tell who was in the training set?")
@@ -111,7 +101,7 @@ st.caption("Each lower bound holds with 95 % confidence: the attack's threshold 
            "members and non-members, and Clopper–Pearson intervals on the other half bound its TPR and FPR "
            "(δ: the model's, or for a model without DP the δ a private run on its data would use). "
            "See `dpinfogan/audit.py`.")
-color = {r["checkpoint"]: COLORS[i % len(COLORS)] for i, r in enumerate(results)}
+color = {r["checkpoint"]: charts.ATTACK_COLORS[i % len(charts.ATTACK_COLORS)] for i, r in enumerate(results)}
 names = {"logan": "white-box (D score)", "gan_leaks": "black-box (pixels)",
          "gan_leaks_features": "black-box (evaluator features)"}
 
@@ -138,44 +128,16 @@ with c1:
     kinds = [k for k in names if any(k in r["attacks"] for r in results)]
     kind = st.radio("Attack", kinds, format_func=lambda k: names[k], horizontal=True, key="attacks_kind")
     log_axes = st.toggle("log axes (zoom on the low false-positive corner)", value=False, key="attacks_log")
-    fig = go.Figure()
-    lo = 1e-3 if log_axes else 0.0
-    grid = np.geomspace(1e-3, 1, 300) if log_axes else np.linspace(0, 1, 301)
-    fig.add_trace(go.Scatter(x=grid, y=grid, mode="lines", name="guessing", line=dict(color="#999", dash="dot")))
-    for r in results:
-        a = r["attacks"].get(kind)
-        if a is None:
-            continue
-        c = color[r["checkpoint"]]
-        fig.add_trace(go.Scatter(x=np.maximum(a["fpr"], lo), y=np.maximum(a["tpr"], lo), mode="lines",
-                                 name=f"{_eps_text(r)} (AUC {a['auc']:.2f})", line=dict(color=c)))
-        if r["private"]:
-            fig.add_trace(go.Scatter(x=grid, y=np.maximum(dp_tpr_bound(grid, r["epsilon"], r["delta"]), lo),
-                                     mode="lines", name=f"DP bound, ε = {r['epsilon']:.3g}",
-                                     line=dict(color=c, dash="dash")))
-    fig.add_vline(x=FPR_LOW, line_dash="dot", line_color="#bbb", annotation_text="1% FPR")
-    axis = dict(type="log", range=[-3, 0]) if log_axes else dict(range=[0, 1])
-    fig.update_layout(title=f"ROC curves — {names[kind]}", xaxis_title="false-positive rate (non-members accused)",
-                      yaxis_title="true-positive rate (members caught)", xaxis=axis, yaxis=dict(axis),
-                      height=460, margin=dict(l=10, r=10, t=40, b=10), legend=dict(orientation="h", y=-0.2))
-    st.plotly_chart(fig, width="stretch")
+    curves = [{"name": f"{_eps_text(r)} (AUC {r['attacks'][kind]['auc']:.2f})", "fpr": r["attacks"][kind]["fpr"],
+               "tpr": r["attacks"][kind]["tpr"], "color": color[r["checkpoint"]],
+               **({"epsilon": r["epsilon"], "delta": r["delta"], "bound_name": f"DP bound, ε = {r['epsilon']:.3g}"}
+                  if r["private"] else {})} for r in results if kind in r["attacks"]]
+    st.plotly_chart(charts.roc_figure(curves, f"ROC curves — {names[kind]}", log_axes), width="stretch")
 with c2:
-    fig = go.Figure()
-    xs = [r["epsilon"] if math.isfinite(r["epsilon"]) else INF_X for r in results]
-    for k in kinds:
-        fig.add_trace(go.Scatter(x=xs, y=[r["attacks"].get(k, {}).get("auc") for r in results],
-                                 mode="lines+markers", name=names[k]))
-    priv = [(x, r) for x, r in zip(xs, results) if r["private"]]
-    if priv:
-        fig.add_trace(go.Scatter(x=[x for x, _ in priv], y=[r["dp_bound"]["auc"] for _, r in priv], mode="markers",
-                                 name="(ε, δ)-DP bound on AUC", marker=dict(symbol="line-ew-open", size=18, color="#444")))
-    fig.add_hline(y=0.5, line_dash="dot", line_color="#999", annotation_text="guessing")
-    ticks = sorted(set(xs))
-    fig.update_layout(title="Attack AUC against ε", xaxis=dict(type="log", tickvals=ticks,
-                      ticktext=["∞" if t == INF_X else f"{t:.3g}" for t in ticks], title="ε (privacy budget)"),
-                      yaxis=dict(title="AUC", range=[0.4, 1.0]), height=460,
-                      margin=dict(l=10, r=10, t=40, b=10), legend=dict(orientation="h", y=-0.2))
-    st.plotly_chart(fig, width="stretch")
+    aucs = {names[k]: [r["attacks"].get(k, {}).get("auc") for r in results] for k in kinds}
+    bounds = [(r["epsilon"], r["dp_bound"]["auc"]) for r in results if r["private"]]
+    st.plotly_chart(charts.attack_auc_figure([r["epsilon"] for r in results], aucs, bounds,
+                                            [color[r["checkpoint"]] for r in results]), width="stretch")
 
 st.subheader("What ε promises")
 st.markdown(
@@ -206,13 +168,9 @@ canaried = [r for r in results if r.get("canaries")]
 if not canaried:
     st.info("These results have no canary audit; re-run `python scripts/attack_lab.py attack`.")
 else:
-    fig = go.Figure()
-    fig.add_trace(go.Bar(x=[_eps_text(r) for r in canaried], y=[r["canaries"]["gap"] for r in canaried],
-                         error_y=dict(type="data", array=[2 * r["canaries"]["gap_se"] for r in canaried]),
-                         marker_color=[color[r["checkpoint"]] for r in canaried]))
-    fig.add_hline(y=0, line_color="#999")
-    fig.update_layout(title="How much higher D scores inserted canaries than held-out ones (± 2 SE)",
-                      yaxis_title="mean D logit: inserted − held out", height=360, margin=dict(l=10, r=10, t=40, b=10))
+    fig = charts.canary_gap_figure([_eps_text(r) for r in canaried], [r["canaries"]["gap"] for r in canaried],
+                                   [2 * r["canaries"]["gap_se"] for r in canaried],
+                                   [color[r["checkpoint"]] for r in canaried])
     c1, c2 = st.columns([3, 2])
     c1.plotly_chart(fig, width="stretch")
     c2.dataframe([{"model": _eps_text(r), "canaries in / out": f"{r['canaries']['k']} / {r['canaries']['k_heldout']}",

@@ -11,7 +11,8 @@ from streamlit.testing.v1 import AppTest
 from dpinfogan.config import ModelConfig, PrivacyConfig, TrainConfig
 from dpinfogan.data import load_dataset
 from dpinfogan.train import Trainer
-from dpinfogan.ui import models, quality
+from dpinfogan import catalog as models
+from dpinfogan import grid_quality as quality
 
 ROOT = Path(__file__).resolve().parent.parent
 MINE = ["app.py", "home.py", "pages/1_Train.py", "pages/2_Privacy_vs_quality.py", "pages/3_Latent_explorer.py"]

@@ -13,8 +13,9 @@ import torch
 
 from dpinfogan.attack_lab import (
     LAB_CANARIES, LAB_SIZE, audit_verdict, best_attack_auc, evaluator_warning, file_sha256, lab_sets, load_results,
-    project_path, results_path, run_attack,
+    results_path, run_attack,
 )
+from dpinfogan.paths import project_relative as project_path
 from dpinfogan.attacks import decode_image
 
 ROOT = Path(__file__).resolve().parent.parent

@@ -8,8 +8,8 @@ import torch
 
 from dpinfogan.cli import main
 from dpinfogan.data import load_dataset
+from dpinfogan.paths import evaluator_path
 from dpinfogan.evaluator import (
-    CHECKPOINT_DIR,
     Evaluator,
     EvaluatorArch,
     accuracy,
@@ -20,7 +20,7 @@ from dpinfogan.evaluator import (
 )
 
 TINY = EvaluatorArch(conv1=4, conv2=8, hidden=16)
-SHIPPED = CHECKPOINT_DIR / "evaluator-mnist.safetensors"
+SHIPPED = evaluator_path("mnist")
 
 
 @pytest.fixture(autouse=True)
@@ -138,8 +138,8 @@ def test_shipped_evaluator_loads_offline_and_is_accurate():
 
 
 def test_results_record_no_absolute_path(tmp_path):
-    from dpinfogan.data import PROJECT_ROOT
-    from dpinfogan.evaluator import _shown_path
+    from dpinfogan.paths import PROJECT_ROOT
+    from dpinfogan.paths import project_relative as _shown_path
 
     assert _shown_path(PROJECT_ROOT / "checkpoints" / "evaluator-mnist.safetensors") == "checkpoints/evaluator-mnist.safetensors"
     assert _shown_path(tmp_path / "elsewhere" / "ev.safetensors") == "ev.safetensors"

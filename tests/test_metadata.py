@@ -13,7 +13,7 @@ from dpinfogan.checkpoint import check_weights, read_metadata
 from dpinfogan.cli import main
 from dpinfogan.config import TrainConfig
 from dpinfogan.metadata import MetadataError, clean_metrics, validate_evaluation, validate_status
-from dpinfogan.ui.models import _entry
+from dpinfogan.catalog import _entry
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT / "benchmarks"))

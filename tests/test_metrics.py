@@ -13,7 +13,6 @@ from dpinfogan.cli import main
 from dpinfogan.config import LatentConfig, ModelConfig, TrainConfig
 from dpinfogan.data import load_dataset
 from dpinfogan.evaluator import (
-    CHECKPOINT_DIR,
     Evaluator,
     EvaluatorArch,
     LoadedEvaluator,
@@ -26,17 +25,17 @@ from dpinfogan.metrics import (
     cas,
     code_accuracy,
     code_to_label_by_vote,
-    eval_json_path,
     evaluate_checkpoint,
     fid_evaluator,
     format_table,
     frechet_distance,
     inception_score,
-    load_references,
 )
 from dpinfogan.models import build_models
+from dpinfogan.paths import eval_json_path, evaluator_path
+from dpinfogan.catalog import load_references
 
-SHIPPED = CHECKPOINT_DIR / "evaluator-mnist.safetensors"
+SHIPPED = evaluator_path("mnist")
 SMALL_CAS = dict(arch=EvaluatorArch(8, 16, 32), epochs=3, batch_size=32, lr=3e-3)
 
 
@@ -180,7 +179,8 @@ def test_evaluate_cli(evaluator, tmp_path, capsys, monkeypatch):
 
 
 def test_references():
-    refs = load_references()
+    refs, problem = load_references()
+    assert problem is None
     assert len(refs) == 15
     for r in refs:
         assert set(r) == {"method", "epsilon", "cas", "source", "note"}

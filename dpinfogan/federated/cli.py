@@ -14,8 +14,9 @@ from pathlib import Path
 
 from ..cli import add_network_options
 from ..config import CODE_MODES, DP_STEPS
-from ..data import DATASETS, PROJECT_ROOT
+from ..data import DATASETS
 from ..partition import SPLITS
+from ..paths import PROJECT_ROOT
 from .task import FedConfig
 
 

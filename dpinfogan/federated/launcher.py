@@ -13,7 +13,7 @@ import time
 from pathlib import Path
 from typing import Optional
 
-from ..data import PROJECT_ROOT
+from ..paths import PROJECT_ROOT
 from ..fileio import atomic_write_json
 from ..runs import RunInfo, list_runs, new_run_dir, read_run
 from .fedrun import STOP_FILE

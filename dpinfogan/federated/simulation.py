@@ -7,7 +7,7 @@ import signal
 from pathlib import Path
 from typing import Optional
 
-from ..data import PROJECT_ROOT
+from ..paths import PROJECT_ROOT
 from .fedrun import STOP_FILE
 from .task import FedConfig
 

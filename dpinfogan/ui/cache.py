@@ -12,12 +12,12 @@ from typing import Any, Optional
 import streamlit as st
 import torch
 
+from .. import grid_quality as quality
+from ..catalog import ModelEntry, discover_all, plain_error
 from ..checkpoint import Checkpoint, load_checkpoint
-from ..data import to_uint8
-from ..latent import fixed_grid_latent
+from ..paths import evaluator_path
+from ..sampling import draw, fixed_grid, png_bytes
 from ..zoo import ZOO, joint_release
-from . import quality
-from .models import ModelEntry, draw, plain_error, png_bytes
 
 torch.set_num_threads(1)  # the app draws single images; leave the other core to a training run
 
@@ -39,7 +39,7 @@ def load_model(entry: ModelEntry) -> tuple[Optional[Checkpoint], Optional[str]]:
 
 @st.cache_data(max_entries=4096, show_spinner=False)
 def render_png(path: str, mtime: float, cats: tuple, conts: tuple, seeds: tuple, nrow: int, scale: int = 4) -> bytes:
-    """PNG of the images for these latents (see :func:`dpinfogan.ui.models.draw`)."""
+    """PNG of the images for these latents (see :func:`dpinfogan.sampling.draw`)."""
     ck = _load(path, mtime)
     return png_bytes(draw(ck.generator, ck.config.latent, cats, conts, seeds), nrow=nrow, scale=scale)
 
@@ -55,39 +55,38 @@ def render(entry: ModelEntry, cats, conts, seeds, nrow: int, scale: int = 4) -> 
 
 
 @st.cache_resource(max_entries=4, show_spinner=False)
-def _evaluator(dataset: str, root: str, mtime: float):  # noqa: ARG001
-    return quality.load_evaluator_for(dataset, Path(root))
+def _evaluator(dataset: str, path: str, mtime: float):  # noqa: ARG001 - path and mtime key the cache
+    return quality.load_evaluator_for(dataset)
 
 
-def evaluator_for(dataset: str, root: Path):
-    fam_file = None
-    for p in Path(root).glob("evaluator-*.safetensors"):
-        fam_file = p if fam_file is None or p.stat().st_mtime > fam_file.stat().st_mtime else fam_file
-    return _evaluator(dataset, str(root), fam_file.stat().st_mtime if fam_file else 0.0)
+def evaluator_for(dataset: str):
+    """The dataset's evaluator (None without one), reloaded when its file changes."""
+    try:
+        path = evaluator_path(dataset)
+        mtime = path.stat().st_mtime
+    except (ValueError, OSError):
+        return None
+    return _evaluator(dataset, str(path), mtime)
 
 
 @st.cache_data(max_entries=4096, show_spinner=False)
 def grid_quality(path: str, mtime: float, n_categories: int, code_to_label: Optional[tuple], dataset: str,
-                 ckpt_root: str) -> tuple[Optional[float], str]:  # noqa: ARG001
-    """Quality of one progress grid, cached per file (a grid never changes once written)."""
-    ev = evaluator_for(dataset, Path(ckpt_root))
+                 evaluator_key: str) -> tuple[Optional[float], str]:  # noqa: ARG001 - mtime, evaluator_key key the cache
+    """Quality of one progress grid, cached per file (a grid never changes once written) and evaluator."""
     try:
-        return quality.grid_quality(Path(path), n_categories, code_to_label, ev, dataset)
+        return quality.grid_quality(Path(path), n_categories, code_to_label, evaluator_for(dataset), dataset)
     except (ValueError, OSError) as e:
         return None, f"unreadable grid: {e}"
 
 
-def run_quality_curve(run_dir: Path, config: dict[str, Any], metrics: list[dict], ckpt_root: Path
-                      ) -> tuple[list[dict[str, Any]], str]:
-    """[{step, epsilon, quality}] for a run, and the metric's name."""
-    own = [m for m in metrics if isinstance(m.get("quality"), (int, float))]
-    if own:  # the trainer measured quality itself
-        return [{"step": m["step"], "epsilon": float(m["epsilon"]), "quality": m["quality"]} for m in own], \
-            str(own[-1].get("quality_metric", "quality (trainer)"))
+def run_quality_curve(run_dir: Path, config: dict[str, Any], metrics: list[dict]) -> tuple[list[dict[str, Any]], str]:
+    """[{step, epsilon, quality}] for a run's saved progress grids, and the metric's name."""
     lat = config.get("latent", {})
     n_cat = int(lat.get("n_categories", 10))
     mapping = tuple(range(n_cat)) if config.get("code_mode") == "labels" else None
     dataset = str(config.get("dataset", "mnist"))
+    ev = evaluator_for(dataset)
+    ev_key = ev.sha256 if ev is not None else ""
     pts, name = [], "quality"
     for step, p in quality.grids(run_dir):
         eps = quality.epsilon_at(metrics, step)
@@ -97,7 +96,7 @@ def run_quality_curve(run_dir: Path, config: dict[str, Any], metrics: list[dict]
             mtime = p.stat().st_mtime
         except OSError:
             continue
-        q, name = grid_quality(str(p), mtime, n_cat, mapping, dataset, str(ckpt_root))
+        q, name = grid_quality(str(p), mtime, n_cat, mapping, dataset, ev_key)
         if q is not None:
             pts.append({"step": step, "epsilon": eps, "quality": q})
     return pts, name
@@ -106,8 +105,6 @@ def run_quality_curve(run_dir: Path, config: dict[str, Any], metrics: list[dict]
 @st.cache_data(ttl=5, show_spinner=False)
 def discover(zoo_root: str, runs_root: str) -> list:
     """Zoo + run generators, re-read at most every 5 s (slider moves must not rescan the disk)."""
-    from .models import discover_all
-
     return discover_all(Path(zoo_root), Path(runs_root))
 
 
@@ -132,7 +129,10 @@ def warm_start_grid(path: str) -> Optional[bytes]:
         ck = _load(path, Path(path).stat().st_mtime)
     except (OSError, ValueError):
         return None
-    with torch.no_grad():
-        lat = fixed_grid_latent(ck.config.latent, 8)
-        imgs = to_uint8(ck.generator(lat.vector(ck.config.latent)))
-    return png_bytes(imgs, nrow=8, scale=2)
+    return png_bytes(fixed_grid(ck.generator, ck.config.latent, 8), nrow=8, scale=2)
+
+
+def entry_proxy_quality(entry: ModelEntry) -> Optional[float]:
+    """:func:`proxy_quality` of a catalog entry (the chart's "proxy" metric)."""
+    mapping = (entry.meta or {}).get("code_to_label")
+    return proxy_quality(str(entry.path), entry.mtime, entry.dataset, tuple(mapping) if mapping else None)

@@ -1,10 +1,14 @@
-"""Plotly figures for the pages: training curves, ε spent, ε versus quality, the frontier."""
+"""Every Plotly figure of the app: training curves, ε spent, ε versus quality, the frontier, and the
+privacy attacks' ROC curves, AUC against ε and canary gaps."""
 from __future__ import annotations
 
 import math
 from typing import Any, Optional, Sequence
 
+import numpy as np
 import plotly.graph_objects as go
+
+from ..attacks import FPR_LOW, dp_tpr_bound
 
 INF_X = 1000.0  # where the non-private (ε = ∞) points sit on a log ε axis, labelled "∞"
 _LAYOUT = dict(margin=dict(l=10, r=10, t=40, b=10), height=320, legend=dict(orientation="h", y=-0.35))
@@ -91,4 +95,77 @@ def frontier_figure(points: Sequence[dict], metric_label: str, lower_is_better: 
                       + (" (lower is better)" if lower_is_better else " (higher is better)"),
                       xaxis_title="ε", yaxis_title=metric_label, clickmode="event+select",
                       **{**_LAYOUT, "height": 520, "legend": dict(orientation="v", x=1.02, y=1, font=dict(size=13))})
+    return fig
+
+
+# ----------------------------------------------------------------------------- privacy attacks
+ATTACK_COLORS = ["#d62728", "#ff7f0e", "#1f77b4", "#2ca02c", "#9467bd", "#8c564b"]
+_ATTACK_LAYOUT = dict(margin=dict(l=10, r=10, t=40, b=10), legend=dict(orientation="h", y=-0.2))
+
+
+def roc_figure(curves: Sequence[dict], title: str, log_axes: bool = False) -> go.Figure:
+    """ROC curves against guessing, each with its (ε, δ)-DP bound when private.
+
+    Each curve: {name, fpr, tpr, color, and for a private model bound_name, epsilon, delta}.
+    """
+    fig = go.Figure()
+    lo = 1e-3 if log_axes else 0.0
+    grid = np.geomspace(1e-3, 1, 300) if log_axes else np.linspace(0, 1, 301)
+    fig.add_trace(go.Scatter(x=grid, y=grid, mode="lines", name="guessing", line=dict(color="#999", dash="dot")))
+    for c in curves:
+        fig.add_trace(go.Scatter(x=np.maximum(c["fpr"], lo), y=np.maximum(c["tpr"], lo), mode="lines",
+                                 name=c["name"], line=dict(color=c["color"])))
+        if c.get("epsilon") is not None:
+            fig.add_trace(go.Scatter(x=grid, y=np.maximum(dp_tpr_bound(grid, c["epsilon"], c["delta"]), lo),
+                                     mode="lines", name=c["bound_name"], line=dict(color=c["color"], dash="dash")))
+    fig.add_vline(x=FPR_LOW, line_dash="dot", line_color="#bbb", annotation_text="1% FPR")
+    axis = dict(type="log", range=[-3, 0]) if log_axes else dict(range=[0, 1])
+    fig.update_layout(title=title, xaxis_title="false-positive rate (non-members accused)",
+                      yaxis_title="true-positive rate (members caught)", xaxis=axis, yaxis=dict(axis),
+                      height=460, **_ATTACK_LAYOUT)
+    return fig
+
+
+def attack_auc_figure(epsilons: Sequence[float], aucs: dict[str, Sequence[Optional[float]]],
+                      bounds: Sequence[tuple[float, float]], colors: Sequence[str]) -> go.Figure:
+    """Each attack's AUC against the models' ε (∞ at :data:`INF_X`), with the DP bound on AUC
+    (``bounds``: (ε, AUC bound) of the private models). Each model's marker has its ROC colour
+    (``colors``, one per model); each attack is one dark line with its own dash, broken where two
+    models share an ε so it never draws a vertical jump between them."""
+    xs = [e if math.isfinite(e) else INF_X for e in epsilons]
+    order = sorted(range(len(xs)), key=lambda i: xs[i])
+    fig = go.Figure()
+    for (name, ys), dash in zip(aucs.items(), ["solid", "dash", "dot", "dashdot"] * 4):
+        line_x: list[Optional[float]] = []
+        line_y: list[Optional[float]] = []
+        for i in order:
+            if line_x and line_x[-1] == xs[i]:
+                line_x.append(None)
+                line_y.append(None)
+            line_x.append(xs[i])
+            line_y.append(ys[i])
+        fig.add_trace(go.Scatter(x=line_x, y=line_y, mode="lines", name=name, connectgaps=False,
+                                 line=dict(color="#333", width=2.5, dash=dash)))
+        fig.add_trace(go.Scatter(x=xs, y=list(ys), mode="markers", showlegend=False, name=name,
+                                 marker=dict(size=13, color=list(colors), line=dict(color="#333", width=1))))
+    if bounds:
+        fig.add_trace(go.Scatter(x=[e for e, _ in bounds], y=[b for _, b in bounds], mode="markers",
+                                 name="(ε, δ)-DP bound on AUC", marker=dict(symbol="line-ew-open", size=18, color="#444")))
+    fig.add_hline(y=0.5, line_dash="dot", line_color="#999", annotation_text="guessing")
+    ticks = sorted(set(xs))
+    fig.update_layout(title="Attack AUC against ε", xaxis=dict(type="log", tickvals=ticks,
+                      ticktext=["∞" if t == INF_X else f"{t:.3g}" for t in ticks], title="ε (privacy budget)"),
+                      yaxis=dict(title="AUC", range=[0.4, 1.0]), height=460, **_ATTACK_LAYOUT)
+    return fig
+
+
+def canary_gap_figure(labels: Sequence[str], gaps: Sequence[float], errors: Sequence[float],
+                      colors: Sequence[str]) -> go.Figure:
+    """How much higher D scores its inserted canaries than held-out ones, ± the given error bars."""
+    fig = go.Figure()
+    fig.add_trace(go.Bar(x=list(labels), y=list(gaps), error_y=dict(type="data", array=list(errors)),
+                         marker_color=list(colors)))
+    fig.add_hline(y=0, line_color="#999")
+    fig.update_layout(title="How much higher D scores inserted canaries than held-out ones (± 2 SE)",
+                      yaxis_title="mean D logit: inserted − held out", height=360, margin=dict(l=10, r=10, t=40, b=10))
     return fig

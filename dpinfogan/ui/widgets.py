@@ -10,7 +10,6 @@ import streamlit as st
 from .. import jobs
 from ..inputs import clamp_param
 from . import cache, charts
-from .models import checkpoints_root
 
 EPS_OPTIONS = [0.1, 0.2, 0.5, 1.0, 2.0, 3.0, 5.0, 8.0, 10.0, 20.0, 50.0, 100.0, math.inf]
 STATE_ICONS = {"queued": "⏳", "running": "🏃", "stopping": "✋", "finished": "✅", "stopped": "⏹️",
@@ -24,7 +23,7 @@ def named_pages() -> None:
     in Streamlit's old directory mode, whose sidebar names the home page "app"; only running app.py's
     ``st.navigation`` switches that mode off. So switch it off here and rerun through app.py.
     """
-    from streamlit.runtime.pages_manager import PagesManager
+    from streamlit.runtime.pages_manager import PagesManager  # Streamlit internals, only for this switch
 
     if PagesManager.uses_pages_directory:
         PagesManager.uses_pages_directory = False  # what st.navigation sets, for the whole server
@@ -165,7 +164,7 @@ def run_panel(job: jobs.Job, key: str) -> None:
         else:
             st.caption("The sample grid appears after the first saved step.")
     with c4:
-        pts, metric = cache.run_quality_curve(job.path, job.info.config, m, checkpoints_root())
+        pts, metric = cache.run_quality_curve(job.path, job.info.config, m)
         if pts:
             st.plotly_chart(charts.run_quality_figure(pts, metric), key=f"{key}_q", width="stretch")
             if "proxy" in metric:
@@ -182,13 +181,13 @@ def run_panel(job: jobs.Job, key: str) -> None:
         w1, w2 = st.columns(2)
         with w1:
             if png:
-                st.image(png, caption="where it started: the public warm start (font digits, no private data)",
+                st.image(png, caption="where it started: the public warm start (synthetic digits, no private data)",
                          width="stretch", output_format="PNG")
             else:
                 st.caption(f"The warm start `{Path(str(warm)).name}` is no longer on disk.")
         with w2:
             st.markdown("**What the private data added.** The left grid is the generator before it saw any "
-                        "private image: it was pretrained on digits rendered from fonts, which are public, so it "
+                        "private image: it was pretrained on synthetic digits drawn from stroke templates, which are public, so it "
                         "cost no privacy. The run's grid shows what the private steps changed; ε counts only "
                         "those steps.")
     if job.state == "failed":

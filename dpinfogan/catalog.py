@@ -1,37 +1,26 @@
-"""Finding generators for the app: the shipped zoo (``checkpoints/``) and the user's own runs.
+"""What the app knows about the models on disk, without Streamlit: the shipped zoo
+(``checkpoints/``), the user's runs and the attack lab, their evaluations, the published reference
+points, and the points of the ε-versus-quality chart.
 
-Plain Python (no Streamlit) so it is tested directly. A checkpoint whose header cannot be read
-becomes an entry with ``error`` set: the page shows that error and keeps working.
+A checkpoint whose header cannot be read becomes an entry with ``error`` set: the page shows that
+error and keeps working.
 """
 from __future__ import annotations
 
-import io
 import json
 import math
-import os
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Optional, Sequence
+from typing import Any, Callable, Optional, Sequence
 
-import torch
-
-from ..checkpoint import check_weights, read_metadata
-from ..data import CLASS_NAMES, PROJECT_ROOT, to_uint8
-from ..fileio import image_grid
-from ..metadata import validate_evaluation
-from ..runs import list_runs
+from .attack_lab import best_attack_auc
+from .checkpoint import check_weights, read_metadata
+from .data import CLASS_NAMES
+from .metadata import validate_evaluation
+from .paths import checkpoints_root, eval_json_path, references_path
+from .runs import list_runs
 
 INF_EPS = math.inf
-
-
-def checkpoints_root() -> Path:
-    """``$DPINFOGAN_CHECKPOINTS`` or ``<project>/checkpoints`` (the zoo)."""
-    return Path(os.environ.get("DPINFOGAN_CHECKPOINTS") or PROJECT_ROOT / "checkpoints")
-
-
-def references_path() -> Path:
-    """Literature reference points: ``$DPINFOGAN_REFERENCES`` or ``dpinfogan/references.json``."""
-    return Path(os.environ.get("DPINFOGAN_REFERENCES") or Path(__file__).resolve().parent.parent / "references.json")
 
 
 @dataclass
@@ -102,7 +91,7 @@ class ModelEntry:
         return self._evaluation()[1]
 
     def _evaluation(self) -> tuple[Optional[dict[str, Any]], Optional[str]]:
-        p = self.path.with_name(self.path.stem + ".eval.json")
+        p = eval_json_path(self.path)
         try:
             text = p.read_text()
         except OSError:
@@ -218,36 +207,6 @@ def pick_comparison(entries: Sequence[ModelEntry], targets: Sequence[float] = (1
     return out
 
 
-@torch.no_grad()
-def draw(generator: torch.nn.Module, latent_cfg, cats: Sequence[int], conts: Sequence[Sequence[float]],
-         seeds: Sequence[int]) -> torch.Tensor:
-    """uint8 images (N, 28, 28): image i has categorical code cats[i], continuous codes conts[i] and
-    the noise z drawn from seeds[i] — so the same seed gives the same z in every generator with the
-    same noise width (the "same latent" across models)."""
-    n = len(cats)
-    if not (len(conts) == len(seeds) == n) or n == 0:
-        raise ValueError("cats, conts and seeds must have the same, non-zero length")
-    k = latent_cfg.n_continuous
-    z = torch.cat([torch.randn(1, latent_cfg.noise_dim, generator=torch.Generator().manual_seed(int(s)))
-                   for s in seeds])
-    one_hot = torch.nn.functional.one_hot(torch.as_tensor(list(cats), dtype=torch.long) % latent_cfg.n_categories,
-                                          latent_cfg.n_categories).float()
-    cont = torch.zeros(n, k)
-    for i, c in enumerate(conts):
-        vals = list(c)[:k]
-        if vals:
-            cont[i, : len(vals)] = torch.as_tensor(vals, dtype=torch.float32)
-    generator.eval()
-    return to_uint8(generator(torch.cat([z, one_hot, cont], dim=1)))
-
-
-def png_bytes(images_u8: torch.Tensor, nrow: int, scale: int = 4, pad: int = 2) -> bytes:
-    """A PNG grid of uint8 images, upscaled with nearest-neighbour so pixels stay crisp."""
-    buf = io.BytesIO()
-    image_grid(images_u8, nrow=nrow, pad=pad, scale=scale).save(buf, format="PNG")
-    return buf.getvalue()
-
-
 METRIC_NAMES = {"cas": "CAS (classifier trained on generated, tested on real)", "fid_evaluator": "FID (evaluator features)",
                 "code_accuracy": "code accuracy", "inception_score": "IS (evaluator)", "is": "IS (evaluator)"}
 
@@ -282,3 +241,65 @@ def load_references(path: Optional[Path] = None) -> tuple[list[dict[str, Any]], 
         if isinstance(it, dict) and "epsilon" in it and "method" in it:
             out.append(it)
     return out, None
+
+
+def frontier_points(entries: Sequence[ModelEntry], metric: str, label: str,
+                    proxy: Callable[[ModelEntry], Optional[float]]) -> tuple[list[dict], dict[str, ModelEntry], list[str]]:
+    """The ε-versus-quality chart's points for ``metric`` (an evaluation metric, ``attack_auc`` or
+    ``proxy``, whose value ``proxy(entry)`` computes), the entries by point key, and notes on what
+    was skipped. Each point: {group, family, label, epsilon, value, key, hover} (see
+    :func:`dpinfogan.ui.charts.frontier_figure`); ``label`` names the metric in hover texts.
+
+    With ``cas`` the published reference points are added as the "literature" group.
+    """
+    points, by_key, notes = [], {}, []
+    missing = 0
+    for e in entries:
+        if e.error:
+            notes.append(f"`{e.path.name}` skipped: {e.error}")
+            continue
+        by_key[e.key] = e
+        if e.evaluation_problem():
+            notes.append(e.evaluation_problem())
+        try:
+            if metric == "proxy":
+                value = proxy(e)
+            elif metric == "attack_auc":
+                value = best_attack_auc(e.path)
+                if value is None:
+                    continue  # never attacked: not "missing", most models are not
+            else:
+                value = ((e.evaluation() or {}).get("metrics") or {}).get(metric)
+        except ValueError as err:
+            notes.append(f"`{e.path.name}`: {err}")
+            continue
+        if value is None or math.isnan(e.epsilon):
+            missing += 1
+            continue
+        group = {"zoo": "zoo", "attack lab": "attack lab"}.get(e.source, "your runs")
+        family = f"zoo · {(e.meta or {}).get('code_mode', '?')} codes" if group == "zoo" else group
+        points.append({"group": group, "family": family, "label": e.name, "epsilon": e.epsilon,
+                       "value": float(value), "key": e.key,
+                       "hover": f"<b>{e.name}</b> ({e.source})<br>{eps_text(e.epsilon)}<br>{label}: "
+                                f"{float(value):.3g}<br>{e.settings_text()}"})
+    if missing:
+        notes.append(f"{missing} model(s) have no {label} yet (evaluate them with "
+                     "`python -m dpinfogan evaluate <checkpoint>`, or pick the proxy metric).")
+    if metric == "cas":
+        refs, why = load_references()
+        if why:
+            notes.append(f"Literature points: {why}.")
+        points += [p for p in map(_reference_point, refs) if p is not None]
+    return points, by_key, notes
+
+
+def _reference_point(r: dict[str, Any]) -> Optional[dict]:
+    try:
+        eps, cas = float(r["epsilon"]), float(r["cas"])
+    except (KeyError, TypeError, ValueError):
+        return None
+    cas = cas / 100 if cas > 1 else cas  # papers report percent
+    return {"group": "literature", "family": str(r["method"]), "label": str(r["method"]), "epsilon": eps,
+            "value": cas, "key": f"ref:{r['method']}:{eps}",
+            "hover": f"<b>{r['method']}</b> (published)<br>{eps_text(eps)}<br>CAS {cas:.3g}"
+                     f"<br>{r.get('source', '')}<br>{r.get('note', '')}"}
