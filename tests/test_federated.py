@@ -415,6 +415,8 @@ def test_federated_page_renders(with_run, tmp_path, monkeypatch):
     from streamlit.testing.v1 import AppTest
 
     monkeypatch.setenv("DPINFOGAN_CHECKPOINTS", str(tmp_path / "zoo"))  # no shipped example unless made below
+    (tmp_path / "zoo").mkdir()
+    shutil.copy(ROOT / "checkpoints" / "evaluator-mnist.safetensors", tmp_path / "zoo")  # reads the digits drawn
     if with_run != "none":
         root = Path(os.environ["DPINFOGAN_RUNS"]) if with_run == "run" else tmp_path / "zoo" / "federated"
         path = _fake_finished_run(root)

@@ -21,13 +21,16 @@ COVERED_AT = 0.5  # a digit is covered when the evaluator reads at least half it
 PER_DIGIT = 100  # images per code in the per-round heat map (a digit's accuracy ± 5 points)
 
 
-@lru_cache(maxsize=2)
 def _evaluator(dataset: str) -> Optional[torch.nn.Module]:
-    family = FAMILY.get(dataset)
-    if family != "mnist":  # the heat map reads digits; other datasets have no digit codes
+    if FAMILY.get(dataset) != "mnist":  # the heat map reads digits; other datasets have no digit codes
         return None
     path = default_evaluator_path(dataset)
-    return load_evaluator(path).model.eval() if path.is_file() else None
+    return _load(str(path)) if path.is_file() else None
+
+
+@lru_cache(maxsize=2)
+def _load(path: str) -> torch.nn.Module:
+    return load_evaluator(path).model.eval()
 
 
 @torch.no_grad()
