@@ -2,11 +2,13 @@
 
 For each categorical code c (labels mode: code c = digit c) draw N images and ask the evaluator
 CNN what they are; a digit is *covered* when at least ``--threshold`` of its images are classified
-as that digit. Prints per-digit accuracy and the coverage of every checkpoint given, and writes
-them as JSON with ``--out``.
+as that digit. Prints per-digit accuracy and the coverage of every checkpoint given; with
+``--cas`` also the full ``python -m dpinfogan evaluate`` metrics (CAS on the 10,000-image MNIST
+test set, code accuracy, FID), written beside each checkpoint as ``<stem>.eval.json``. ``--out``
+writes everything as JSON, ``--markdown`` prints README table rows.
 
     python benchmarks/federated_coverage.py runs/<id>/checkpoint.safetensors \\
-        runs/<id>/isolated/client-0/checkpoint.safetensors --evaluator checkpoints/evaluator-mnist.safetensors
+        runs/<id>/isolated/client-0/checkpoint.safetensors --cas --out runs/<id>/coverage.json
 """
 from __future__ import annotations
 
@@ -19,22 +21,24 @@ import torch
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from dpinfogan.checkpoint import load_checkpoint  # noqa: E402
-from dpinfogan.evaluator import default_evaluator_path, load_evaluator, predict_logits  # noqa: E402
+from dpinfogan.evaluator import default_evaluator_path, load_evaluator  # noqa: E402
+from dpinfogan.federated.coverage import COVERED_AT, covered, digit_accuracy  # noqa: E402
 from dpinfogan.fileio import atomic_write_json  # noqa: E402
-from dpinfogan.sampling import sample  # noqa: E402
 
 
-@torch.no_grad()
 def per_code_accuracy(ckpt, evaluator, n: int, seed: int) -> list[float]:
     """Fraction of code-c images the evaluator labels as digit c (codes are digits in labels mode)."""
-    mapping = ckpt.code_to_label or list(range(ckpt.config.latent.n_categories))
-    out = []
-    for c in range(ckpt.config.latent.n_categories):
-        s = sample(ckpt.generator, ckpt.config.latent, n, seed=seed + c, code=c)
-        images = torch.from_numpy(s.images).float().div(127.5).sub(1.0).unsqueeze(1)
-        pred = predict_logits(evaluator, images).argmax(1)
-        out.append(float((pred == mapping[c]).float().mean()))
-    return out
+    return digit_accuracy(ckpt.generator, ckpt.config.latent, evaluator, n=n, seed=seed,
+                          code_to_label=ckpt.code_to_label)
+
+
+def markdown_row(r: dict) -> str:
+    acc = " ".join(f"{x:.2f}".lstrip("0") if x < 1 else "1.0" for x in r["per_digit_accuracy"])
+    ev = r.get("evaluate") or {}
+    fmt = (lambda v, s: "—" if v is None else s.format(v))
+    return (f"| {r['checkpoint']} | {r['epsilon']:.3g} | {r['coverage']}/10: {', '.join(map(str, r['covered']))} "
+            f"| {acc} | {fmt(ev.get('code_accuracy'), '{:.1%}')} | {fmt(ev.get('cas'), '{:.1%}')} "
+            f"| {fmt(ev.get('fid_evaluator'), '{:.0f}')} |")
 
 
 def main() -> int:
@@ -42,9 +46,11 @@ def main() -> int:
     p.add_argument("checkpoints", nargs="+", type=Path)
     p.add_argument("--evaluator", type=Path, default=None, help="default: checkpoints/evaluator-mnist.safetensors")
     p.add_argument("--n", type=int, default=500, help="images per digit")
-    p.add_argument("--threshold", type=float, default=0.5, help="accuracy that counts a digit as covered")
+    p.add_argument("--threshold", type=float, default=COVERED_AT, help="accuracy that counts a digit as covered")
     p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--cas", action="store_true", help="also run `python -m dpinfogan evaluate` (CAS: minutes)")
     p.add_argument("--out", type=Path, default=None, help="write the results as JSON")
+    p.add_argument("--markdown", action="store_true", help="print one README table row per checkpoint")
     a = p.parse_args()
     torch.set_num_threads(1)
     ev = load_evaluator(a.evaluator or default_evaluator_path("mnist")).model
@@ -52,13 +58,26 @@ def main() -> int:
     for path in a.checkpoints:
         ck = load_checkpoint(path)
         acc = per_code_accuracy(ck, ev, a.n, a.seed)
-        covered = [c for c, x in enumerate(acc) if x >= a.threshold]
+        cov = covered(acc, a.threshold)
         fed = ck.meta["privacy"].get("federated") or {}
-        results.append({"checkpoint": str(path), "epsilon": ck.epsilon, "client_epsilon": fed.get("client_epsilon"),
-                        "per_digit_accuracy": acc, "covered": covered, "coverage": len(covered)})
-        print(f"{path}: ε = {ck.epsilon:.3g}, coverage {len(covered)}/{len(acc)} digits "
-              f"(accuracy ≥ {a.threshold:g}): {covered}")
-        print("   per digit: " + " ".join(f"{c}:{x:.2f}" for c, x in enumerate(acc)))
+        res = {"checkpoint": str(path), "epsilon": ck.epsilon, "client_epsilon": fed.get("client_epsilon"),
+               "per_digit_accuracy": acc, "covered": cov, "coverage": len(cov)}
+        print(f"{path}: ε = {ck.epsilon:.3g}, coverage {len(cov)}/{len(acc)} digits "
+              f"(accuracy ≥ {a.threshold:g}): {cov}", flush=True)
+        print("   per digit: " + " ".join(f"{c}:{x:.2f}" for c, x in enumerate(acc)), flush=True)
+        if a.cas:
+            from dpinfogan.metrics import evaluate_checkpoint
+
+            out = evaluate_checkpoint(path, seed=a.seed, evaluator=a.evaluator)
+            res["evaluate"] = out["metrics"]
+            res["evaluate_seconds"] = out.get("timing", {}).get("total_s")
+            m = out["metrics"]
+            print(f"   CAS {m['cas']:.4f}, code accuracy {m['code_accuracy']:.4f}, FID {m['fid_evaluator']:.1f}",
+                  flush=True)
+        results.append(res)
+    if a.markdown:
+        for r in results:
+            print(markdown_row(r))
     if a.out:
         atomic_write_json(a.out, {"n_per_digit": a.n, "threshold": a.threshold, "results": results})
     return 0

@@ -170,8 +170,12 @@ class Trainer:
             idx = torch.nonzero(torch.rand(self.n, generator=self.rng) < self.sample_rate).flatten()
         return self.data.images[idx], self.data.labels[idx]
 
-    def step(self) -> dict:
-        """One discriminator step on a fresh Poisson batch (+ a generator step when due)."""
+    def step(self, generator: bool = True) -> dict:
+        """One discriminator step on a fresh Poisson batch (+ a generator step when due).
+
+        ``generator=False`` takes the discriminator step only: a federated client whose generator
+        is trained on the server (``dpinfogan.federated``) never updates G itself.
+        """
         if self.budget_steps <= 0:
             raise RuntimeError("no steps left within the privacy budget")
         t0 = time.perf_counter()
@@ -186,7 +190,7 @@ class Trainer:
         self.step_count += 1
         self.budget_steps -= 1
         self._d_since_g += 1
-        if self._d_since_g >= self.d_steps_per_g:
+        if generator and self._d_since_g >= self.d_steps_per_g:
             self._d_since_g = 0
             stats["loss_g"], stats["d_acc_fake"] = self._g_step()
             if self.adaptive is not None:
@@ -197,19 +201,11 @@ class Trainer:
         return stats
 
     def _g_step(self) -> tuple[float, float]:
-        """One generator step; returns its loss and D's accuracy on its generated images (the
-        fraction D calls fake: generated data only, so free in privacy)."""
-        lat = sample_latent(self.cfg.latent, self.cfg.batch_size, generator=self.rng)
-        out = self.d(self.g(lat.vector(self.cfg.latent)))
-        loss = generator_loss(out, lat, self.cfg)
-        grads = torch.autograd.grad(loss, list(self.g.parameters()))  # D's parameters are left alone
-        for p, gr in zip(self.g.parameters(), grads):
-            p.grad = gr
-        self.opt_g.step()
+        loss, acc = generator_step(self.cfg, self.g, self.d, self.opt_g, self.rng)
         if self.ema is not None:
             self.ema.update(self.g)
         self.g_step_count += 1
-        return float(loss.detach()), float((out.logit.detach() < 0).float().mean())
+        return loss, acc
 
     @property
     def sampling_generator(self) -> torch.nn.Module:
@@ -262,6 +258,23 @@ class Trainer:
         )
 
 
+def generator_step(cfg: TrainConfig, g: torch.nn.Module, d: torch.nn.Module, opt_g: torch.optim.Optimizer,
+                   rng: torch.Generator) -> tuple[float, float]:
+    """One generator step against ``d``; returns its loss and D's accuracy on its generated images
+    (the fraction D calls fake: generated data only, so free in privacy).
+
+    Needs no real data, so it is also the federated server's generator step (DP-FedAvg-GAN).
+    """
+    lat = sample_latent(cfg.latent, cfg.batch_size, generator=rng)
+    out = d(g(lat.vector(cfg.latent)))
+    loss = generator_loss(out, lat, cfg)
+    grads = torch.autograd.grad(loss, list(g.parameters()))  # D's parameters are left alone
+    for p, gr in zip(g.parameters(), grads):
+        p.grad = gr
+    opt_g.step()
+    return float(loss.detach()), float((out.logit.detach() < 0).float().mean())
+
+
 def _check_resumable(cfg: TrainConfig, resume: Checkpoint) -> None:
     """Refuse a resume whose ε could not be honest.
 
@@ -302,11 +315,13 @@ def train(
     should_stop: Optional[Callable[[], bool]] = None,
     log_every: int = 20,
     public_log: bool = False,
+    log_extra: Optional[Callable[["Trainer"], dict]] = None,
 ) -> TrainResult:
     """Train to the planned steps or the ε budget, writing the run folder as it goes.
 
     ``public_log`` keeps statistics of the real data out of ``metrics.jsonl`` (the real loss, the
     Poisson batch size, the clip fraction: none is covered by DP), for a run folder that others see.
+    ``log_extra(trainer)`` adds its own entries to each log record (e.g. what the generator draws).
 
     SIGTERM/SIGINT stop the run cleanly: the current step finishes and a checkpoint is written.
     """
@@ -344,6 +359,8 @@ def train(
                        "elapsed": round(trainer.elapsed, 3),
                        "samples_per_s": round((s - done_at_start) * cfg.batch_size / max(wall, 1e-9), 1),
                        "target_steps": trainer.target_steps}
+                if log_extra:
+                    rec.update(log_extra(trainer))
                 writer.log(rec)
                 writer.status("running", step=s, target_steps=trainer.target_steps, epsilon=rec["epsilon"])
                 if on_log:

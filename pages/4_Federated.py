@@ -7,7 +7,8 @@ import torch
 from dpinfogan.checkpoint import read_metadata
 from dpinfogan.data import OFFLINE, available_datasets, load_dataset, to_uint8
 from dpinfogan.federated import launcher
-from dpinfogan.federated.task import FedConfig
+from dpinfogan.federated.coverage import COVERED_AT
+from dpinfogan.federated.task import FedConfig, recipe_settings
 from dpinfogan.fileio import image_grid
 from dpinfogan.partition import SPLITS, describe, partition_indices
 from dpinfogan.runs import read_run
@@ -18,9 +19,12 @@ widgets.named_pages()
 st.title("Federated training (DPD-InfoGAN)")
 st.caption(
     "Each client keeps its images at home and trains its own private discriminator (DP-SGD, its own ε). "
-    "Only model weights travel: the server averages them (FedAvg, on Flower) and sends the global model back. "
-    "A client that only ever saw 0s and 1s ends up with a generator that also draws digits it never saw."
+    "Only model weights travel: the server averages the discriminators (on Flower) and trains the one generator "
+    "against that average — the generator never needs data. A client that only ever saw 0s and 1s gets back a "
+    "generator that also draws digits it never saw."
 )
+GEN_HELP = {"server": "on the server, against the averaged discriminator (DP-FedAvg-GAN)",
+            "client": "on every client, then averaged with the discriminators (plain FedAvg)"}
 STATE_ICONS = {"queued": "⏳", "running": "🏃", "stopping": "✋", "finished": "✅", "stopped": "⏹️", "failed": "❌"}
 SPLIT_HELP = {"class": "by class: client k holds only its own digits", "iid": "IID: a uniform share of every digit",
               "dirichlet": "Dirichlet(α): skewed shares; small α = very uneven"}
@@ -71,12 +75,20 @@ with right:
     rounds = r1.number_input("Rounds R", 1, 1000, 10, key="fed_rounds")
     local_steps = r2.number_input("Local steps per round E", 1, 10_000, 30, key="fed_local_steps")
     batch = r1.number_input("Batch per client step", 1, 4096, 64, step=16, key="fed_batch")
-    delta = r2.select_slider("δ", [1e-6, 1e-5, 1e-4], value=1e-5, format_func=lambda d: f"{d:g}", key="fed_delta")
+    delta = r2.select_slider("δ", [1e-6, 1e-5, 1e-4], value=1e-6, format_func=lambda d: f"{d:g}", key="fed_delta",
+                             help="Must be at most 1/(10·N_k) for every client: 1e-6 for 5 clients on full MNIST.")
+    gen_mode = st.radio("Generator trained", list(GEN_HELP), format_func=GEN_HELP.get, key="fed_generator")
+    use_recipe = st.checkbox("Private recipe: public warm start, EMA generator, adaptive D steps (free in privacy)",
+                             value=True, key="fed_recipe",
+                             help="The single-machine recipe (dpinfogan/recipe.py): the global model starts from "
+                                  "networks trained on public font digits; clients still spend ε only on their "
+                                  "own steps.")
     isolated = st.checkbox("Also train client 0 alone (same data, budget and steps) for comparison", value=True,
                            key="fed_isolated")
 
 fed = FedConfig(dataset=dataset, clients=int(k), split=split, alpha=float(alpha), rounds=int(rounds),
-                local_steps=int(local_steps), epsilon=float(eps), delta=float(delta), batch_size=int(batch))
+                local_steps=int(local_steps), epsilon=float(eps), delta=float(delta), batch_size=int(batch),
+                generator=gen_mode, **(recipe_settings() if use_recipe else {}))
 problem = None
 try:
     fed.validate()
@@ -162,6 +174,53 @@ def _void_reason(path) -> str | None:
         return None
 
 
+def _heat_map(metrics: list[dict], held: list[int], key: str, start: list[float] | None = None) -> None:
+    """Per-digit accuracy (rows: digit codes 0–9) over rounds, from the metrics' ``digit_accuracy``;
+    ``start`` is round 0, the model both runs start from."""
+    rows = [m for m in metrics if m.get("digit_accuracy")]
+    if rows and start:
+        rows = [{"round": 0, "digit_accuracy": start}] + rows
+    if not rows:
+        st.info("No per-digit readings yet (they appear after the first round).")
+        return
+    z = [[m["digit_accuracy"][d] for m in rows] for d in range(10)]  # (10 digits, rounds)
+    labels = [f"{d} (held)" if d in held else str(d) for d in range(10)]
+    fig = go.Figure(go.Heatmap(z=z, x=[m["round"] for m in rows], y=labels, zmin=0, zmax=1, colorscale="Viridis",
+                               colorbar=dict(title="read as<br>its digit", tickformat=".0%"),
+                               hovertemplate="round %{x}, digit %{y}: %{z:.0%}<extra></extra>"))
+    fig.update_layout(height=300, xaxis_title="round", yaxis_title="digit code", yaxis_type="category",
+                      margin=dict(l=10, r=10, t=10, b=10))
+    st.plotly_chart(fig, key=key)
+    last = rows[-1]["digit_accuracy"]
+    drawn = [d for d in range(10) if last[d] >= COVERED_AT]
+    st.caption(f"Round {rows[-1]['round']}: draws {len(drawn)}/10 digits recognisably"
+               + (f" ({', '.join(map(str, drawn))})" if drawn else "") + ".")
+
+
+def _digit_maps(run) -> None:
+    """Which digits the global generator draws, round by round, beside client 0 trained alone."""
+    st.subheader("Which digits does the generator draw?")
+    st.caption("For each digit code, the share of 100 generated images that the evaluator CNN "
+               f"(`checkpoints/evaluator-mnist.safetensors`) reads as that digit; a digit counts as drawn at ≥ "
+               f"{COVERED_AT:.0%}. Only generated images are looked at, so this costs no privacy.")
+    held = _held(run.config.get("federated", {})).get(0, {}).get("classes", [])
+    start = (run.config.get("derived") or {}).get("start_digit_accuracy")
+    if start and (run.config.get("federated") or {}).get("warm_start"):
+        st.caption(f"Round 0 is the public warm start (font digits, no privacy spent): it already draws "
+                   f"{sum(x >= COVERED_AT for x in start)}/10 digits recognisably.")
+    iso = read_run(run.path / "isolated" / "client-0")
+    c1, c2 = st.columns(2)
+    with c1:
+        st.markdown("**Global (federated) generator**")
+        _heat_map(run.metrics, [], "fed_digit_heatmap", start)
+    with c2:
+        st.markdown("**Client 0 alone**" + (f" (holds {', '.join(map(str, held))})" if held else ""))
+        if iso.error is None and iso.metrics:
+            _heat_map(iso.metrics, held, "fed_iso_digit_heatmap", start)
+        else:
+            st.info("Trained after the federation finishes (when chosen at start).")
+
+
 @st.fragment(run_every=2.0 if active else None)
 def live_panel() -> None:
     run = read_run(runs[ids.index(chosen)].path)
@@ -198,6 +257,7 @@ def live_panel() -> None:
         st.plotly_chart(fig, key="fed_eps_chart")
         secs = [m["seconds"] for m in run.metrics]
         st.caption(f"Seconds per round: last {secs[-1]:.1f}, mean {sum(secs) / len(secs):.1f}.")
+    _digit_maps(run)
     grid = run.path / "samples" / "latest.png"
     iso = run.path / "isolated" / "client-0" / "samples" / "latest.png"
     held = _held(fedcfg).get(0, {}).get("classes", [])

@@ -62,7 +62,8 @@ def test_accountant_state_survives_rounds():
     data = local_data(fed, 1)
     w, state, eps, sigmas = initial_weights(fed), None, [], []
     for rnd in (1, 2, 3):
-        w, m, state = local_round(fed, data, 1, rnd, w, state)
+        new, m, state = local_round(fed, data, 1, rnd, w, state)
+        w = {**w, **new}  # the server's generator (unchanged here) and the client's D
         eps.append(m["epsilon"])
         sigmas.append(m["sigma"])
         assert m["steps"] == rnd * fed.local_steps and m["num-examples"] == len(data) == 2000
@@ -74,6 +75,15 @@ def test_accountant_state_survives_rounds():
     assert eps[2] == pytest.approx(dp_accounting_eps(sigmas[0], q, 3 * fed.local_steps, fed.delta), rel=0.01)
     with pytest.raises(BudgetExhausted, match="budget"):  # R·E steps spent: the client refuses round 4
         local_round(fed, data, 1, 4, w, state)
+
+
+def test_pyproject_run_config_is_fedconfig():
+    """`flwr run` reads [tool.flwr.app.config]: the same keys and defaults as FedConfig."""
+    import tomllib
+
+    rc = tomllib.loads((ROOT / "pyproject.toml").read_text())["tool"]["flwr"]["app"]["config"]
+    assert rc == FedConfig().to_run_config()
+    assert FedConfig.from_run_config(rc) == FedConfig()
 
 
 def test_weights_are_plain_and_clients_start_from_the_global_model():
@@ -134,7 +144,8 @@ def test_client_message_carries_nothing_computed_from_real_data(digits):
     outs = [local_round(fed, data, 0, 1, w0, None) for data in (mine, other)]
     (wa, ma, _), (wb, mb, _) = outs
     assert ma == mb, {k: (ma[k], mb.get(k)) for k in ma if ma[k] != mb.get(k)}
-    assert set(wa) == set(wb) == set(w0) and all(k.startswith(("g.", "d.")) for k in wa)
+    # the generator trains on the server: a client sends its discriminator (+Q) only
+    assert set(wa) == set(wb) == {k for k in w0 if k.startswith("d.")}
     # ... and the weights do depend on the data (they are the DP output)
     assert any(not torch.equal(wa[k], wb[k]) for k in wa)
 
@@ -239,10 +250,46 @@ class LoopGrid:
         return out
 
 
+def test_server_generator_takes_e_over_nd_steps_and_leaves_d_alone():
+    """E = 3 D steps per client per round at n_D = 2: the server's G takes 1, 2, 1, 2 ... steps."""
+    from dpinfogan.federated.task import ServerGenerator, only
+
+    fed = tiny_fed(local_steps=3, d_steps_per_g=2, ema_decay=0.9)
+    w0 = initial_weights(fed)
+    sg = ServerGenerator(fed, w0)
+    steps = [sg.train_round(only(w0, "d."))["g_steps"] for _ in range(4)]
+    assert steps == [1, 3, 4, 6]
+    out = sg.export_weights()
+    assert all(torch.equal(out[k], w0[k]) for k in w0 if k.startswith("d."))  # D is the clients' (averaged)
+    assert any(not torch.equal(sg.send_weights()[k], w0[k]) for k in sg.send_weights())  # G trained
+    # clients train D against the raw G; the checkpoint draws with the EMA average
+    assert any(not torch.equal(out[k], sg.send_weights()[k]) for k in sg.send_weights())
+
+
+def test_server_side_generator_on_the_message_api(tmp_path):
+    """G trains on the server (FedAvgM on D, EMA, adaptive n_D): every client's ε is still its own
+    accountant's, cross-checked with dp-accounting; each round logs what the generator draws."""
+    from dpinfogan.federated.server_app import make_strategy, run_server
+    from flwr.serverapp.strategy import FedAdam, FedAvgM
+
+    assert isinstance(make_strategy(tiny_fed(strategy="fedadam", server_lr=1e-3)), FedAdam)
+    fed = tiny_fed(clients=3, local_steps=2, strategy="fedavgm", server_lr=1.0, server_momentum=0.5,
+                   ema_decay=0.9, adaptive_d_steps=True)
+    run_server(LoopGrid(3), fed, str(tmp_path / "run"))
+    _check_run(tmp_path / "run", fed, rounds=2)  # every client's ε against dp-accounting
+    info = read_run(tmp_path / "run")
+    for m in info.metrics:
+        assert len(m["digit_accuracy"]) == 10 and all(0 <= x <= 1 for x in m["digit_accuracy"])
+        assert m["g_steps"] == m["round"] * 2 and m["d_steps_per_g"] == 1
+    meta = read_metadata(tmp_path / "run" / "checkpoint.safetensors")
+    assert meta["training"]["g_steps"] == 4 and meta["training"]["generator_trained_on"] == "server"
+
+
 def test_message_api_central_dp_and_budget_refusal(tmp_path):
     from dpinfogan.federated.server_app import run_server
 
-    fed = tiny_fed(local_steps=2, central_sigma=0.1, central_clip=5.0)
+    # G and D both trained on the clients and averaged (the first DPD-InfoGAN), with central DP
+    fed = tiny_fed(local_steps=2, central_sigma=0.1, central_clip=5.0, generator="client")
     grid = LoopGrid(2)
     run_server(grid, fed, str(tmp_path / "first"))
     _check_run(tmp_path / "first", fed, rounds=2)
@@ -351,11 +398,15 @@ def _fake_finished_run(root: Path) -> Path:
     fed = tiny_fed()
     run = FedRun(fed, root / "20260101-000000-fed0")
     w = initial_weights(fed)
+    run.record_start(w)
     for rnd in (1, 2):
         ms = [{"client": float(c), "epsilon": 4.0 * rnd + c, "sigma": 1.1, "sample_rate": 0.016, "steps": 3.0 * rnd,
                "steps_left": 6.0 - 3 * rnd, "num-examples": 2000.0} for c in range(2)]
         run.record_round(rnd, w, ms, seconds=1.5)
     run.finish("finished")
+    from dpinfogan.federated.cli import train_isolated
+
+    train_isolated(fed, 0, run.path)  # client 0 alone: its own per-digit readings, once per E steps
     return run.path
 
 
@@ -364,6 +415,8 @@ def test_federated_page_renders(with_run, tmp_path, monkeypatch):
     from streamlit.testing.v1 import AppTest
 
     monkeypatch.setenv("DPINFOGAN_CHECKPOINTS", str(tmp_path / "zoo"))  # no shipped example unless made below
+    (tmp_path / "zoo").mkdir()
+    shutil.copy(ROOT / "checkpoints" / "evaluator-mnist.safetensors", tmp_path / "zoo")  # reads the digits drawn
     if with_run != "none":
         root = Path(os.environ["DPINFOGAN_RUNS"]) if with_run == "run" else tmp_path / "zoo" / "federated"
         path = _fake_finished_run(root)
@@ -377,6 +430,12 @@ def test_federated_page_renders(with_run, tmp_path, monkeypatch):
     if with_run != "none":  # a run in runs/, or the example shipped in checkpoints/federated/
         table = at.dataframe[0].value
         assert list(table["ε spent"]) == [8.0, 9.0] and list(table["digits"]) == ["0, 1, 2, 3, 4", "5, 6, 7, 8, 9"]
+        # the per-digit heat maps, rounds × digits, of the global generator and of client 0 alone
+        maps = [json.loads(c.proto.spec) for c in at.get("plotly_chart")]
+        heat = [m["data"][0] for m in maps if m["data"] and m["data"][0]["type"] == "heatmap"]
+        assert len(heat) == 2 and all(len(h["z"]) == 10 and h["x"] == [0, 1, 2] for h in heat)  # round 0 = start
+        assert heat[1]["y"][:5] == ["0 (held)", "1 (held)", "2 (held)", "3 (held)", "4 (held)"]
+        assert any("draws" in c.value and "/10 digits" in c.value for c in at.caption)
     else:
         assert any("No federated runs yet" in i.value for i in at.info)
     at.slider(key="fed_clients").set_value(10).run()

@@ -1,9 +1,11 @@
-"""Flower ClientApp: one client trains its DP-InfoGAN for E private steps per round.
+"""Flower ClientApp: one client takes E private discriminator steps per round (and, with
+``generator = "client"``, trains its own generator too).
 
 Thin over :func:`dpinfogan.federated.task.local_round`. The client's trainer state (weights, Adam
 states, σ and the accountant history) lives in the node's ``context.state`` between rounds, so
-the accountant keeps counting across rounds on the simulation and the deployment engine alike;
-only the generator and discriminator (+Q) weights travel to the server.
+the accountant keeps counting across rounds on the simulation and the deployment engine alike.
+In: the global weights (``arrays``; with a server-side generator, D in ``arrays`` and G in
+``generator``). Out: only the discriminator (+Q) weights, or G and D, and public facts.
 """
 from __future__ import annotations
 
@@ -35,9 +37,11 @@ def train(msg: Message, context: Context) -> Message:
     client = partition_of(context, fed)
     rec = context.state.config_records.get(STATE_KEY)
     state = rec["trainer"] if rec is not None else None
+    weights = msg.content["arrays"].to_torch_state_dict()
+    if "generator" in msg.content:  # the server's generator, which this client's D trains against
+        weights.update(msg.content["generator"].to_torch_state_dict())
     weights, metrics, new_state = local_round(
-        fed, local_data(fed, client), client, int(config["server-round"]),
-        msg.content["arrays"].to_torch_state_dict(), state,
+        fed, local_data(fed, client), client, int(config["server-round"]), weights, state,
     )
     context.state[STATE_KEY] = ConfigRecord({"trainer": new_state})
     content = RecordDict({"arrays": ArrayRecord(weights), "metrics": MetricRecord(metrics)})

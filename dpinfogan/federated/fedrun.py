@@ -1,10 +1,12 @@
 """The server's run folder for a federation (no flwr): the same files as a single-machine run.
 
 ``runs/<id>/`` gets config.json (the federation's settings; no client's data statistics), one
-metrics.jsonl line per round (per-client ε, σ, q, steps: what the clients send), status.json, ``samples/round_*.png`` + latest.png (the
-global generator's fixed grid, one row per categorical code) and ``checkpoint.safetensors`` of the
-global model after each round, so ``info``, ``sample``, ``evaluate`` and the latent explorer read it
-unchanged. The model's ε is the largest client ε (each client's data is protected at its own ε_k);
+metrics.jsonl line per round (per-client ε, σ, q, steps: what the clients send; the server's
+generator steps; ``digit_accuracy``: per digit code, the fraction of 100 generated images the
+evaluator reads as that digit — generated images only), status.json, ``samples/round_*.png`` +
+latest.png (the global generator's fixed grid, one row per categorical code) and
+``checkpoint.safetensors`` of the global model after each round, so ``info``, ``sample``,
+``evaluate`` and the latent explorer read it unchanged. The model's ε is the largest client ε (each client's data is protected at its own ε_k);
 the checkpoint's accountant history is that client's, so ``info`` recomputes the same number.
 """
 from __future__ import annotations
@@ -23,6 +25,7 @@ from ..latent import fixed_grid_latent
 from ..models import build_models
 from ..runs import RunWriter, new_run_dir, read_json
 from ..secret import SOURCE as SECRET_SOURCE
+from .coverage import round_digit_accuracy
 from .task import FedConfig, load_model_weights
 
 STOP_FILE = "stop_requested"  # written by the launcher (or a user) to stop after the current round
@@ -42,23 +45,45 @@ class FedRun:
         self.g, self.d = build_models(self.cfg.model, self.cfg.latent)
         self.t0 = time.perf_counter()
         self.clients: dict[int, dict[str, float]] = {}  # latest metrics per client
+        self.g_steps = 0  # the server's generator steps so far (generator = "server")
+        self.warm_start = None
+        if self.cfg.warm_start:
+            from ..checkpoint import read_metadata
+            from ..recipe import warm_start_info
+
+            self.warm_start = warm_start_info(read_metadata(self.cfg.warm_start), self.cfg.warm_start)
         # The server holds no data: the run folder records the split's settings, never what a
         # client holds (its class counts are statistics of private data).
-        self.writer.write_config({
+        self.config = {
             **self.cfg.to_dict(),
             "federated": fed.to_dict(),
             "derived": {"target_steps": fed.rounds * fed.local_steps, "rounds": fed.rounds},
-        })
+        }
+        self.writer.write_config(self.config)
         self.writer.status("running", round=0, rounds=fed.rounds, step=0,
                            target_steps=fed.rounds * fed.local_steps, epsilon=0.0)
+
+    def record_start(self, weights: Mapping[str, Any]) -> None:
+        """Note what the starting global generator draws (config.json ``derived.start_digit_accuracy``):
+        round 0 of the heat maps, the same for the isolated client, which starts from the same weights."""
+        load_model_weights(self.g, self.d, weights)
+        acc = round_digit_accuracy(self.g, self.cfg.latent, self.fed.dataset, self.cfg.code_mode)
+        if acc is not None:
+            self.config["derived"]["start_digit_accuracy"] = acc
+            self.writer.write_config(self.config)
 
     def stop_requested(self) -> bool:
         return (self.path / STOP_FILE).exists()
 
     def record_round(self, rnd: int, weights: Mapping[str, Any], client_metrics: list[dict[str, float]],
-                     seconds: float) -> dict:
-        """Log round ``rnd``: load the global weights, write metrics, grid, checkpoint and status."""
+                     seconds: float, server: Optional[Mapping[str, float]] = None) -> dict:
+        """Log round ``rnd``: load the global weights, write metrics, grid, checkpoint and status.
+
+        ``server``: the server's own numbers for the round (its generator steps, statistics of
+        generated data, where the time went)."""
         load_model_weights(self.g, self.d, weights)
+        server = dict(server or {})
+        self.g_steps = int(server.get("g_steps", self.g_steps))
         for m in client_metrics:
             self.clients[int(m["client"])] = dict(m)
         eps = [self.clients[k]["epsilon"] for k in sorted(self.clients)]
@@ -69,7 +94,13 @@ class FedRun:
             "clients": [{k: v for k, v in self.clients[c].items()} for c in sorted(self.clients)],
             "seconds": round(seconds, 3), "elapsed": round(time.perf_counter() - self.t0, 3),
             "target_steps": self.fed.rounds * self.fed.local_steps,
+            **server,
         }
+        t = time.perf_counter()
+        acc = round_digit_accuracy(self.g, self.cfg.latent, self.fed.dataset, self.cfg.code_mode)
+        if acc is not None:
+            rec["digit_accuracy"] = acc
+            rec["eval_seconds"] = round(time.perf_counter() - t, 3)
         self.writer.log(rec)
         self.writer.save_grid(rnd, self.sample_grid())
         self.save()
@@ -122,7 +153,9 @@ class FedRun:
         return save_checkpoint(
             self.writer.checkpoint_path, config=self.cfg, generator=self.g, discriminator=self.d,
             privacy=self.privacy_meta(),
-            training={"steps": steps, "g_steps": steps // max(self.cfg.d_steps_per_g, 1),
+            training={"steps": steps,
+                      "g_steps": self.g_steps if self.fed.generator == "server" else steps // max(self.cfg.d_steps_per_g, 1),
+                      "warm_start": self.warm_start, "generator_trained_on": self.fed.generator,
                       "seconds": round(time.perf_counter() - self.t0, 2),
                       "dataset_source": f"{self.fed.dataset}, split over {self.fed.clients} clients ({self.fed.split})",
                       "federated": True, "threads": torch.get_num_threads()},

@@ -31,7 +31,10 @@ def federated_argv(fed: FedConfig, run_dir: Path, isolated: Optional[int] = None
         if key == "run-dir":
             continue
         flag = {"central-sigma": "--central-dp-sigma", "central-clip": "--central-dp-clip"}.get(key, f"--{key}")
-        argv += [flag, str(value)]
+        if isinstance(value, bool):
+            argv.append(flag if value else f"--no-{key}")
+        else:
+            argv += [flag, str(value)]
     if isolated is not None:
         argv += ["--isolated", str(isolated)]
     return argv

@@ -1,4 +1,17 @@
-"""The federated task in plain PyTorch (no flwr): settings, weights in and out, one client round.
+"""The federated task in plain PyTorch (no flwr): settings, weights in and out, one client round,
+and the server's generator.
+
+Two ways to train the generator (``FedConfig.generator``):
+
+* ``"server"`` (default; DP-FedAvg-GAN, Augenstein et al. 2020): the clients train only the
+  discriminator (+Q head) and send only its weights; the server averages them and then trains the
+  generator itself against the averaged discriminator (:class:`ServerGenerator`). The generator
+  needs no data, so the server still holds none. A client's discriminator calls every digit it does
+  not hold fake; trained locally against it (below), a generator learns to draw only that client's
+  digits, and averaging such generators blurs them. Against the average of all discriminators the
+  one generator is pushed toward every client's digits at once.
+* ``"client"`` (the paper's DPD-InfoGAN as first built): every client trains G and D locally and
+  the server averages both.
 
 A client round reuses :class:`dpinfogan.train.Trainer`, the one training loop: the client's trainer
 is rebuilt from its saved state (weights, Adam states, step counts, σ and the accountant history),
@@ -23,6 +36,21 @@ from ..data import ImageData, load_dataset
 from ..partition import SPLITS, client_data, partition_indices, validate_split
 
 _OPACUS_PREFIX = "_module."  # Opacus' GradSampleModule wraps the model under this name
+
+
+GENERATOR_MODES = ("server", "client")
+STRATEGIES = ("fedavg", "fedavgm", "fedadam")
+
+
+def recipe_settings() -> dict[str, Any]:
+    """The single-machine private recipe (the zoo's D width and rates, adaptive n_D, EMA generator,
+    public warm start; dpinfogan/recipe.py) as FedConfig fields, for the page's "recipe" switch."""
+    from ..recipe import shipped_warm_start
+
+    warm = shipped_warm_start()
+    return {"d_width": 16, "g_width": 64, "d_hidden": 64, "noise_dim": 62, "n_continuous": 2, "lr_d": 1e-3,
+            "lr_g": 5e-4, "d_steps_per_g": 5, "adaptive_d_steps": True, "ema_decay": 0.999,
+            "warm_start": str(warm) if warm else ""}
 
 
 class BudgetExhausted(RuntimeError):
@@ -57,6 +85,20 @@ class FedConfig:
     threads: int = 1  # torch threads per client
     central_sigma: float = 0.0  # server-side DP: noise multiplier on the averaged update (0 = off)
     central_clip: float = 1.0  # server-side DP: L2 clipping norm of each client's update
+    # Where G trains: "server" (against the averaged D, DP-FedAvg-GAN; clients train D only) or
+    # "client" (every client trains G and D, the server averages both). See the module docstring.
+    generator: str = "server"
+    # The server's aggregation of the weights it averages: Flower's "fedavg", "fedavgm" (server
+    # momentum) or "fedadam" (server Adam on the averaged update).
+    strategy: str = "fedavg"
+    server_lr: float = 1.0  # fedavgm's server learning rate; fedadam's η (use ~1e-3 there)
+    server_momentum: float = 0.9  # fedavgm's momentum β
+    # The quality issue's recipe (dpinfogan/recipe.py), free in privacy. With generator = "server"
+    # they act on the server: adaptive n_D sets how many G steps follow each round's E D steps, the
+    # EMA averages the server's G. A warm start (public font digits) is the global model's start.
+    adaptive_d_steps: bool = False
+    ema_decay: float = 0.0
+    warm_start: str = ""
     run_dir: str = ""  # server: the run folder ("" = a new runs/<id>)
 
     def validate(self) -> None:
@@ -68,7 +110,19 @@ class FedConfig:
             raise ValueError(f"each client's ε must be a positive finite number, got {self.epsilon}")
         if self.central_sigma < 0 or self.central_clip <= 0:
             raise ValueError("central DP needs σ ≥ 0 and a clipping norm > 0")
-        self.train_config().validate()
+        if self.generator not in GENERATOR_MODES:
+            raise ValueError(f"generator must be one of {GENERATOR_MODES}, got {self.generator!r}")
+        if self.strategy not in STRATEGIES:
+            raise ValueError(f"strategy must be one of {STRATEGIES}, got {self.strategy!r}")
+        if not (self.server_lr > 0 and math.isfinite(self.server_lr)) or not 0 <= self.server_momentum < 1:
+            raise ValueError("the server strategy needs a learning rate > 0 and a momentum in [0, 1)")
+        cfg = self.train_config()
+        cfg.validate()
+        from ..recipe import warm_start_problem
+
+        problem = warm_start_problem(cfg)
+        if problem:
+            raise ValueError(f"warm start {self.warm_start}: {problem}")
 
     def train_config(self, seed: Optional[int] = None) -> TrainConfig:
         """A client's :class:`TrainConfig`: planned steps = R·E, so σ is calibrated for the whole run."""
@@ -77,6 +131,7 @@ class FedConfig:
             steps=self.rounds * self.local_steps, d_steps_per_g=self.d_steps_per_g, lr_d=self.lr_d, lr_g=self.lr_g,
             seed=self.seed if seed is None else seed, threads=self.threads,
             sample_every=10**9, checkpoint_every=10**9,  # the server writes grids and checkpoints
+            adaptive_d_steps=self.adaptive_d_steps, ema_decay=self.ema_decay, warm_start=self.warm_start,
             model=ModelConfig(g_width=self.g_width, d_width=self.d_width, d_hidden=self.d_hidden),
             latent=LatentConfig(noise_dim=self.noise_dim, n_continuous=self.n_continuous),
             privacy=PrivacyConfig(epsilon=self.epsilon, delta=self.delta, max_grad_norm=self.max_grad_norm,
@@ -97,8 +152,10 @@ class FedConfig:
         for f in fields(cls):
             key = f.name.replace("_", "-")
             if key in rc:
-                default = getattr(out, f.name)
-                setattr(out, f.name, type(default)(rc[key]))
+                default, value = getattr(out, f.name), rc[key]
+                if isinstance(default, bool) and isinstance(value, str):
+                    value = value.strip().lower() in ("true", "1", "yes")
+                setattr(out, f.name, type(default)(value))
         return out
 
 
@@ -142,9 +199,17 @@ def model_weights(g: torch.nn.Module, d: torch.nn.Module) -> dict[str, torch.Ten
     return out
 
 
-def load_model_weights(g: torch.nn.Module, d: torch.nn.Module, weights: Mapping[str, Any]) -> None:
-    """Copy ``weights`` (from :func:`model_weights`, tensors or numpy arrays) into the models."""
+def only(weights: Mapping[str, Any], prefix: str) -> dict[str, Any]:
+    """The entries of one network: ``prefix`` "g." (generator) or "d." (discriminator + Q)."""
+    return {k: v for k, v in weights.items() if k.startswith(prefix)}
+
+
+def load_model_weights(g: Optional[torch.nn.Module], d: Optional[torch.nn.Module], weights: Mapping[str, Any]) -> None:
+    """Copy ``weights`` (from :func:`model_weights`, tensors or numpy arrays) into the models; a
+    model given as None is left alone."""
     for prefix, module in (("g.", g), ("d.", d)):
+        if module is None:
+            continue
         sd = module.state_dict()
         for k, v in sd.items():
             key = prefix + k.replace(_OPACUS_PREFIX, "")
@@ -161,6 +226,13 @@ def initial_weights(fed: FedConfig) -> dict[str, torch.Tensor]:
     cfg = fed.train_config()
     torch.manual_seed(fed.seed)
     g, d = build_models(cfg.model, cfg.latent)
+    if cfg.warm_start:  # public weights: no privacy spent (dpinfogan/recipe.py)
+        from ..recipe import check_warm_start_fits
+
+        warm = load_checkpoint(cfg.warm_start)
+        check_warm_start_fits(cfg, warm.config)
+        g.load_state_dict(warm.generator.state_dict())
+        d.load_state_dict(warm.discriminator.state_dict())
     return model_weights(g, d)
 
 
@@ -176,12 +248,14 @@ def local_round(fed: FedConfig, data: ImageData, client: int, rnd: int, weights:
     """Train client ``client`` for E private steps from the global ``weights``.
 
     Args:
+        weights: the global generator and discriminator (``g.*`` and ``d.*``).
         state: the client's saved trainer (a checkpoint's bytes, with Adam states and accountant
             history) from its previous round, or None in its first round.
 
     Returns:
-        (new weights, metrics, new state). Metrics hold only data-independent facts: the client's
-        cumulative ε, σ, q, δ, steps and N_k; no loss, batch size or clip fraction of real data.
+        (new weights, metrics, new state). The weights are G and D, or D alone when the generator
+        trains on the server. Metrics hold only data-independent facts: the client's cumulative ε,
+        σ, q, δ, steps and N_k; no loss, batch size or clip fraction of real data.
 
     Raises:
         BudgetExhausted: E more steps would push this client's ε past its target.
@@ -189,7 +263,12 @@ def local_round(fed: FedConfig, data: ImageData, client: int, rnd: int, weights:
     from ..train import Trainer
 
     resume = _load_state(state) if state else None
-    trainer = Trainer(fed.train_config(seed=client_seed(fed, client, rnd)), data, resume=resume)
+    cfg = fed.train_config(seed=client_seed(fed, client, rnd))
+    cfg.warm_start = ""  # the global weights below replace any initial weights
+    server_g = fed.generator == "server"
+    if server_g:  # G is the server's: the client's trainer takes D steps only
+        cfg.ema_decay, cfg.adaptive_d_steps = 0.0, False
+    trainer = Trainer(cfg, data, resume=resume)
     if trainer.budget_steps < fed.local_steps:
         raise BudgetExhausted(
             f"client {client}: {fed.local_steps} more steps would exceed its budget ε = {fed.epsilon:g} "
@@ -197,7 +276,7 @@ def local_round(fed: FedConfig, data: ImageData, client: int, rnd: int, weights:
         )
     load_model_weights(trainer.g, trainer.d, weights)
     for _ in range(fed.local_steps):
-        trainer.step()  # its losses, batch sizes and clip fractions stay here: they are not DP
+        trainer.step(generator=not server_g)  # its losses, batch sizes and clip fractions stay here: not DP
     # Only facts that do not depend on the private images leave the client: the accountant's
     # numbers (ε, σ, q, steps) and the partition size N_k (public anyway through q = batch / N_k).
     metrics = {
@@ -206,7 +285,66 @@ def local_round(fed: FedConfig, data: ImageData, client: int, rnd: int, weights:
         "steps_left": float(trainer.budget_steps), "delta": float(trainer.cfg.privacy.delta),
         "num-examples": float(len(data)),
     }
-    return model_weights(trainer.g, trainer.d), metrics, _dump_state(trainer)
+    out = model_weights(trainer.g, trainer.d)
+    return (only(out, "d.") if server_g else out), metrics, _dump_state(trainer)
+
+
+# -- the server's generator ----------------------------------------------------------------------
+class ServerGenerator:
+    """The generator trained on the server against the averaged discriminator (DP-FedAvg-GAN).
+
+    After every round's E private D steps per client, :meth:`train_round` loads the aggregated
+    discriminator and takes E / n_D generator steps with :func:`dpinfogan.train.generator_step`
+    (the trainer's own generator step; fractions carry over to the next round). It sees generated
+    images only, so it adds nothing to any client's ε. With the recipe's options on, adaptive n_D
+    climbs on the averaged D's accuracy on generated images, and an EMA of G draws the grids and is
+    exported (the raw G is what the clients train their discriminators against).
+    """
+
+    def __init__(self, fed: FedConfig, weights: Mapping[str, Any]):
+        from ..models import build_models
+        from ..recipe import AdaptiveDSteps, GeneratorEMA
+
+        self.fed, self.cfg = fed, fed.train_config()
+        self.g, self.d = build_models(self.cfg.model, self.cfg.latent)
+        load_model_weights(self.g, self.d, weights)
+        self.g.train()
+        self.opt = torch.optim.Adam(self.g.parameters(), lr=self.cfg.lr_g, betas=(self.cfg.beta1, 0.999))
+        self.rng = torch.Generator().manual_seed(fed.seed)  # latents only: public
+        self.ema = GeneratorEMA(self.g, self.cfg.ema_decay) if self.cfg.ema_decay > 0 else None
+        self.adaptive = AdaptiveDSteps(self.cfg.d_steps_per_g) if self.cfg.adaptive_d_steps else None
+        self.n_d = self.cfg.d_steps_per_g
+        self.steps, self._owed = 0, 0.0
+
+    def train_round(self, d_weights: Mapping[str, Any]) -> dict[str, float]:
+        """Load the aggregated D, take this round's G steps; returns statistics of generated data."""
+        from ..train import generator_step
+
+        load_model_weights(None, self.d, d_weights)
+        self._owed += self.fed.local_steps / self.n_d
+        k = int(self._owed + 1e-9)
+        self._owed -= k
+        loss = acc = float("nan")
+        for _ in range(k):
+            loss, acc = generator_step(self.cfg, self.g, self.d, self.opt, self.rng)
+            if self.ema is not None:
+                self.ema.update(self.g)
+            if self.adaptive is not None:
+                self.n_d = self.adaptive.update(acc)
+        self.steps += k
+        return {"g_steps": float(self.steps), "loss_g": loss, "d_acc_fake": acc, "d_steps_per_g": float(self.n_d)}
+
+    @property
+    def sampling_generator(self) -> torch.nn.Module:
+        return self.ema.model if self.ema is not None else self.g
+
+    def send_weights(self) -> dict[str, torch.Tensor]:
+        """The raw generator's weights (``g.*``), what the clients train D against."""
+        return only(model_weights(self.g, self.d), "g.")
+
+    def export_weights(self) -> dict[str, torch.Tensor]:
+        """G for sampling (the EMA when on) and the aggregated D: the global checkpoint's weights."""
+        return model_weights(self.sampling_generator, self.d)
 
 
 def _dump_state(trainer) -> bytes:
@@ -223,6 +361,6 @@ def _load_state(state: bytes):
 
 
 __all__ = [
-    "SPLITS", "BudgetExhausted", "FedConfig", "load_partitions", "local_data", "model_weights",
-    "load_model_weights", "initial_weights", "local_round",
+    "SPLITS", "GENERATOR_MODES", "STRATEGIES", "BudgetExhausted", "FedConfig", "ServerGenerator", "load_partitions",
+    "local_data", "model_weights", "load_model_weights", "only", "initial_weights", "local_round",
 ]
