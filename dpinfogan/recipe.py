@@ -20,7 +20,7 @@ from .checkpoint import read_metadata
 from .config import D_STEP_LADDER, ModelConfig, TrainConfig
 from .fontdigits import NAME as FONT_DIGITS
 from .strokedigits import NAME as STROKE_DIGITS
-from .zoo import zoo_root
+from .paths import checkpoints_root
 
 PUBLIC_DATASETS = (STROKE_DIGITS, FONT_DIGITS)  # data a warm start may have seen: public, disjoint from any private set
 
@@ -158,9 +158,9 @@ def drop_unfitting_extras(cfg: TrainConfig, given: set[str]) -> tuple[TrainConfi
     and the recipe's piece is dropped with a note. Pieces in ``given`` (typed by the user) are kept, so
     the config's validation still refuses what the user asked for."""
     notes = []
-    if "warm_start" not in given and cfg.warm_start and warm_start_problem(cfg):
-        notes.append("the recipe's warm start needs its networks (G width 64, D width 16, the default latent "
-                     "sizes); this run starts from random weights")
+    problem = warm_start_problem(cfg) if "warm_start" not in given else None
+    if problem:
+        notes.append(f"the recipe's warm start does not fit ({problem}); this run starts from random weights")
         cfg = dataclasses.replace(cfg, warm_start="")
     if "adaptive_d_steps" not in given and cfg.adaptive_d_steps and cfg.d_steps_per_g not in D_STEP_LADDER:
         notes.append(f"adaptive D steps start on a rung of {D_STEP_LADDER}; with {cfg.d_steps_per_g} D steps "
@@ -174,7 +174,7 @@ WARM_START_FILE = "warmstart-strokedigits.safetensors"  # shipped in checkpoints
 
 def shipped_warm_start() -> Optional[Path]:
     """The shipped public warm start (``checkpoints/warmstart-strokedigits.safetensors``), if present."""
-    path = zoo_root() / WARM_START_FILE
+    path = checkpoints_root() / WARM_START_FILE
     return path if path.is_file() else None
 
 

@@ -180,7 +180,7 @@ def joint_release(paths: list[Path]) -> Optional[JointRelease]:
                         tuple(float(m["privacy"]["epsilon"]) for _, m in metas))
 
 
-zoo_root = checkpoints_root  # the zoo is the checkpoints folder (the name recipe.py and federated/ use)
+zoo_root = checkpoints_root  # the zoo is the checkpoints folder (the name the card and its tests use)
 
 
 def _fmt(v, spec: str = ".3g") -> str:

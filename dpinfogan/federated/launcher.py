@@ -13,7 +13,7 @@ import time
 from pathlib import Path
 from typing import Optional
 
-from ..paths import PROJECT_ROOT
+from ..paths import PROJECT_ROOT, checkpoints_root
 from ..fileio import atomic_write_json
 from ..runs import RunInfo, list_runs, new_run_dir, read_run
 from .fedrun import STOP_FILE
@@ -91,9 +91,7 @@ def is_federated(info: RunInfo) -> bool:
 def list_federated(root: Optional[str | os.PathLike] = None) -> list[RunInfo]:
     """Federated runs under the runs root, newest first, then the finished example runs shipped
     in ``checkpoints/federated/`` (so the page has something to show before any training)."""
-    from ..zoo import zoo_root
-
-    shipped = [r for r in list_runs(zoo_root() / "federated") if is_federated(r) and r.error is None]
+    shipped = [r for r in list_runs(checkpoints_root() / "federated") if is_federated(r) and r.error is None]
     return [r for r in list_runs(root) if is_federated(r)] + shipped
 
 
