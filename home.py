@@ -1,14 +1,17 @@
 """DP-InfoGAN Studio — home page: an instant three-ε comparison from the zoo, then what the method does.
 
-The comparison comes first (above the fold on a 1366×768 projector) but is drawn last: its container
-is placed at the top and filled after the text, so the text shows while torch loads (cold start)."""
+The comparison comes first (above the fold on a 1366×768 projector) but is filled last: its container
+is placed at the top and filled after the text. It is read from a disk cache keyed by the zoo files'
+sha256 (:mod:`dpinfogan.comparison`), so a cold start shows it without loading torch; only a new zoo
+or a new seed draws it."""
+import math
 import random
 
 import streamlit as st
 
 st.set_page_config(page_title="DP-InfoGAN Studio", page_icon="🔒", layout="wide")
 st.title("DP-InfoGAN Studio")
-demo = st.container()  # filled last: the text and navigation show while torch loads (cold start)
+demo = st.container()  # filled last: the text and navigation show first
 st.header("How it works")
 st.markdown(
     """
@@ -46,8 +49,7 @@ st.markdown(
 )
 
 with demo:
-    from dpinfogan import catalog  # imports torch: the slow part of a cold start
-    from dpinfogan.ui import cache
+    from dpinfogan.ui import home  # no torch: a cold start reads the drawn comparison from the disk cache
 
     st.subheader("Same latent, three privacy levels")
     top = st.columns([3, 1])
@@ -57,35 +59,21 @@ with demo:
         st.session_state.home_seed = 0
     if top[1].button("🎲 New sample", key="home_new_sample", width="stretch"):
         st.session_state.home_seed = random.randrange(1_000_000)
-    seed = st.session_state.home_seed
-
-    zoo = catalog.discover_zoo()
-    for e in zoo:
-        if e.error:
-            st.warning(f"`{e.path.name}` skipped: {e.error}")  # the error names no server path
-    picks = catalog.pick_comparison(zoo)
-    titles = {1.0: "ε ≈ 1 — strong privacy", 10.0: "ε ≈ 10 — moderate privacy",
-              catalog.INF_EPS: "no privacy (ε = ∞)"}
-    cols = st.columns(3)
-    for col, (target, entry) in zip(cols, picks):
+    result = home.comparison(st.session_state.home_seed)
+    for name, error in result.skipped:
+        st.warning(f"`{name}` skipped: {error}")
+    titles = {1.0: "ε ≈ 1 — strong privacy", 10.0: "ε ≈ 10 — moderate privacy", math.inf: "no privacy (ε = ∞)"}
+    for col, c in zip(st.columns(3), result.columns):
         with col:
-            st.markdown(f"**{titles[target]}**")
-            if entry is None:
+            st.markdown(f"**{titles[c.target]}**")
+            if c.status == "missing":
                 st.info("No such model in the zoo yet (`checkpoints/`). Train one on the **Train** page "
                         "or with `python -m dpinfogan train`.")
-                continue
-            ck, err = cache.load_model(entry)
-            if ck is None:
-                st.error(f"`{entry.path.name}`: {err}")
-                continue
-            n_cat = ck.config.latent.n_categories
-            per_row = (n_cat + 1) // 2  # two rows of five: digits large enough for the back of a room
-            png, err = cache.render(entry, list(range(n_cat)), [()] * n_cat, [seed] * n_cat, nrow=per_row, scale=3)
-            if png is None:
-                st.error(err)
-                continue
-            st.image(png, caption=f"{entry.label} · {entry.settings_text()}", width="stretch", output_format="PNG")
+            elif c.status == "error":
+                st.error(c.error)
+            else:
+                st.image(c.png, caption=c.caption, width="stretch", output_format="PNG")
 
-    if not zoo:
+    if result.empty:
         st.info("The zoo folder is empty. Everything still works: train a model on the Train page, "
                 "it then appears in the explorer and on the chart.")

@@ -1,6 +1,6 @@
 """App latency: slider → new image (server time) and cold start → interactive home page.
 
-    .venv/bin/python benchmarks/app_latency.py [--zoo checkpoints/] [--repeats 20] [--no-browser]
+    .venv/bin/python benchmarks/app_latency.py [--zoo checkpoints/] [--repeats 20] [--no-browser] [--compare REV]
 
 1. Slider: the Latent explorer in Streamlit's headless AppTest; each repeat moves a style slider to a value
    not seen before (so the image cache misses) and times the whole script rerun. The drawing itself
@@ -9,6 +9,13 @@
    and (b) until headless Chromium shows the home page with its three generators drawn.
 3. Felt slider latency, in Chromium on that server: the Latent explorer's first style slider moved one
    step with the keyboard, timed from the key press until the new image has loaded in the page.
+   Timed in the page (keydown → the new image's load event), with the CPU the server and Chromium spent
+   per step: on a loaded machine the wall times follow the load, the CPU times much less.
+``--compare REV`` (e.g. ``main`` or a commit) also runs that revision of the app (exported with ``git
+archive`` into a temp folder) and interleaves the two: cold starts one after the other, slider steps
+alternating between the two servers in one Chromium, so both see the same machine load; it prints the
+ratios. Home's comparison cache (``$DPINFOGAN_CACHE``) starts empty in a temp folder; the current app's
+cold start is measured twice: empty cache (first start after a checkout) and filled cache.
 Without ``--zoo`` a zoo of three default-size generators (ε = 1, 10, ∞; 2 training steps each) is built
 in a temp folder — the same network size as the shipped zoo.
 """
@@ -98,32 +105,130 @@ def _cpu_seconds(pid: int) -> float:
 
 _NEW_IMAGE = """(b) => { const i = document.querySelector("[data-testid='stImage'] img");
                    return i && i.src !== b && i.complete && i.naturalWidth > 0; }"""
+# In the page: when the key went down and when each image finished loading (performance.now(), ms).
+_TIMERS = """() => { window.__key = null; window.__loads = [];
+  document.addEventListener('keydown', () => { window.__key = performance.now(); }, true);
+  document.addEventListener('load', (e) => { if (e.target.tagName === 'IMG')
+      window.__loads.push([performance.now(), e.target.src]); }, true); }"""
+_IN_PAGE_MS = """(b) => { const l = window.__loads.filter(x => x[1] !== b);
+                   return l.length && window.__key !== null ? l[0][0] - window.__key : null; }"""
 
 
-def browser_slider(page, url: str, repeats: int) -> list[float]:
-    """Key press on the explorer's first style slider -> the new image loaded in the page, in ms."""
-    page.goto(url + "/Latent_explorer")
-    img = page.locator("[data-testid='stImage'] img").first
-    img.wait_for(timeout=120_000)
-    slider = page.get_by_role("slider").first
-    slider.focus()
-    page.keyboard.press("Home")  # c2 = −2: every later step is a value not drawn yet
-    page.wait_for_timeout(1500)
-    times = []
+def _descendants(root: int) -> set[int]:
+    kids: dict[int, list[int]] = {}
+    for d in Path("/proc").iterdir():
+        if d.name.isdigit():
+            try:
+                kids.setdefault(int((d / "stat").read_text().rsplit(")", 1)[1].split()[1]), []).append(int(d.name))
+            except (OSError, IndexError, ValueError):
+                continue
+    out, todo = set(), [root]
+    while todo:
+        for k in kids.get(todo.pop(), []):
+            out.add(k)
+            todo.append(k)
+    return out
+
+
+class Server:
+    """``streamlit run app.py`` from ``root`` on a free port (the zoo and runs folders from ``env``)."""
+
+    def __init__(self, name: str, root: Path, env: dict):
+        with socket.socket() as s:
+            s.bind(("127.0.0.1", 0))
+            port = s.getsockname()[1]
+        self.name, self.url = name, f"http://127.0.0.1:{port}"
+        self.t0 = time.perf_counter()
+        self.proc = subprocess.Popen([sys.executable, "-m", "streamlit", "run", "app.py", "--server.headless", "true",
+                                      "--server.port", str(port), "--browser.gatherUsageStats", "false"],
+                                     cwd=root, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+
+    def wait_ready(self) -> float:
+        while True:
+            try:
+                if urllib.request.urlopen(self.url + "/_stcore/health", timeout=1).read() == b"ok":
+                    return time.perf_counter() - self.t0
+            except OSError:
+                time.sleep(0.05)
+
+    def cpu(self) -> float:
+        return _cpu_seconds(self.proc.pid)
+
+    def stop(self) -> None:
+        self.proc.terminate()
+        try:
+            self.proc.wait(timeout=30)
+        except subprocess.TimeoutExpired:  # a loaded machine can be slow to shut Streamlit down
+            self.proc.kill()
+            self.proc.wait(timeout=10)
+
+
+def cold_start(browser, name: str, root: Path, env: dict) -> dict:
+    """Launch the server (the browser is already open, as a user's is) and time the home page."""
+    srv = Server(name, root, env)
+    try:
+        out = {"server_ready_s": srv.wait_ready()}
+        if browser is None:
+            return out
+        page = browser.new_page()
+        t_nav = time.perf_counter()
+        page.goto(srv.url)
+        page.get_by_text("What each page is for").wait_for(timeout=180_000)
+        out["home_text_s"] = time.perf_counter() - srv.t0
+        page.wait_for_function("document.querySelectorAll(\"[data-testid='stImage'] img\").length >= 3",
+                               timeout=180_000)
+        now = time.perf_counter()
+        out["server_cpu_s"] = srv.cpu()
+        out["home_interactive_s"] = now - srv.t0
+        out["home_render_after_ready_s"] = now - t_nav
+        page.close()
+        return out
+    finally:
+        srv.stop()
+
+
+def browser_slider(browser, servers: list[Server], repeats: int) -> dict[str, dict[str, list[float]]]:
+    """Key press on the explorer's first style slider -> the new image loaded, alternating between the
+    servers' explorers step by step: {server: {in_page_ms, playwright_ms, server_cpu_ms, browser_cpu_ms}}."""
+    pages = []
+    for srv in servers:
+        page = browser.new_page()
+        page.goto(srv.url + "/Latent_explorer")
+        page.locator("[data-testid='stImage'] img").first.wait_for(timeout=180_000)
+        page.evaluate(_TIMERS)
+        page.get_by_role("slider").first.focus()
+        page.keyboard.press("Home")  # c2 = −2: every later step is a value not drawn yet
+        page.wait_for_timeout(1500)
+        pages.append(page)
+    chromium = _descendants(os.getpid()) - set().union(*({s.proc.pid} | _descendants(s.proc.pid) for s in servers))
+    out = {s.name: {"in_page_ms": [], "playwright_ms": [], "server_cpu_ms": [], "browser_cpu_ms": []} for s in servers}
     for _ in range(repeats):
-        before = img.get_attribute("src")
-        t0 = time.perf_counter()
-        page.keyboard.press("ArrowRight")
-        page.wait_for_function(_NEW_IMAGE, arg=before, timeout=30_000, polling="raf")
-        times.append(1000 * (time.perf_counter() - t0))
-        page.wait_for_timeout(300)  # a presenter's pace, not a key held down
-    return times
+        for srv, page in zip(servers, pages):
+            page.bring_to_front()
+            page.get_by_role("slider").first.focus()
+            before = page.locator("[data-testid='stImage'] img").first.get_attribute("src")
+            page.evaluate("() => { window.__loads = []; }")
+            s0, b0 = srv.cpu(), sum(_cpu_seconds(p) for p in chromium)
+            t0 = time.perf_counter()
+            page.keyboard.press("ArrowRight")
+            page.wait_for_function(_NEW_IMAGE, arg=before, timeout=60_000, polling="raf")
+            r = out[srv.name]
+            r["playwright_ms"].append(1000 * (time.perf_counter() - t0))
+            ms = page.evaluate(_IN_PAGE_MS, before)
+            if ms is not None:
+                r["in_page_ms"].append(ms)
+            page.wait_for_timeout(300)  # a presenter's pace, not a key held down
+            r["server_cpu_ms"].append(1000 * (srv.cpu() - s0))
+            r["browser_cpu_ms"].append(1000 * (sum(_cpu_seconds(p) for p in chromium) - b0))
+    for page in pages:
+        page.close()
+    return out
 
 
-def screenshots(page, url: str, folder: Path) -> None:
+def screenshots(browser, url: str, folder: Path) -> None:
     """What a 1024×768 projector shows of each page, with the real zoo (for the docs)."""
     folder.mkdir(parents=True, exist_ok=True)
-    page.set_viewport_size({"width": 1024, "height": 768})
+    page = browser.new_page(viewport={"width": 1024, "height": 768})
     for name, path in (("home", ""), ("explorer", "/Latent_explorer"), ("privacy-vs-quality", "/Privacy_vs_quality"),
                        ("train", "/Train")):
         page.goto(url + path)
@@ -132,52 +237,49 @@ def screenshots(page, url: str, folder: Path) -> None:
             page.locator(".js-plotly-plot").first.scroll_into_view_if_needed()
             page.wait_for_timeout(1000)
         page.screenshot(path=str(folder / f"{name}-1024x768.png"))
+    page.close()
 
 
-def cold_start(zoo: Path, runs: Path, browser: bool, repeats: int = 20, shots: Path | None = None) -> dict:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port = s.getsockname()[1]
-    env = {**os.environ, "DPINFOGAN_CHECKPOINTS": str(zoo), "DPINFOGAN_RUNS": str(runs)}
-    t0 = time.perf_counter()
-    proc = subprocess.Popen([sys.executable, "-m", "streamlit", "run", "app.py", "--server.headless", "true",
-                             "--server.port", str(port), "--browser.gatherUsageStats", "false"],
-                            cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    out: dict = {}
-    try:
-        url = f"http://127.0.0.1:{port}"
-        while True:
-            try:
-                if urllib.request.urlopen(url + "/_stcore/health", timeout=1).read() == b"ok":
-                    break
-            except OSError:
-                time.sleep(0.05)
-        out["server_ready_s"] = time.perf_counter() - t0
-        if browser and Path("/usr/bin/chromium").exists():
-            from playwright.sync_api import sync_playwright
+def export_revision(rev: str, folder: Path) -> Path:
+    """The app as it was at ``rev`` (git archive), to run beside the current one."""
+    folder.mkdir(parents=True)
+    data = subprocess.run(["git", "archive", rev], cwd=ROOT, capture_output=True, check=True).stdout
+    subprocess.run(["tar", "-x", "-C", str(folder)], input=data, check=True)
+    return folder
 
-            with sync_playwright() as p:
-                b = p.chromium.launch(executable_path="/usr/bin/chromium",
-                                      args=["--headless", "--no-sandbox", "--disable-gpu",
-                                            "--disable-background-networking"])
-                page = b.new_page()
-                t_nav = time.perf_counter()
-                page.goto(url)
-                page.get_by_text("What each page is for").wait_for(timeout=120_000)
-                out["home_text_s"] = time.perf_counter() - t0
-                page.wait_for_function("document.querySelectorAll(\"[data-testid='stImage'] img\").length >= 3",
-                                       timeout=120_000)
-                now = time.perf_counter()
-                out["server_cpu_s"] = _cpu_seconds(proc.pid)
-                out["home_interactive_s"] = now - t0
-                out["home_render_after_ready_s"] = now - t_nav
-                out["browser_slider_ms"] = browser_slider(page, url, repeats)
-                if shots is not None:
-                    screenshots(page, url, shots)
-                b.close()
-    finally:
-        proc.terminate()
-        proc.wait(timeout=20)
+
+def browser_runs(zoo: Path, tmp: Path, repeats: int, compare: str | None, shots: Path | None) -> dict:
+    """Cold starts (old, new with an empty Home cache, new with it filled) then interleaved slider steps."""
+    env = {**os.environ, "DPINFOGAN_CHECKPOINTS": str(zoo), "DPINFOGAN_RUNS": str(tmp / "runs"),
+           "DPINFOGAN_CACHE": str(tmp / "cache")}
+    apps = [("new", ROOT)]
+    if compare:
+        apps.insert(0, (f"{compare}", export_revision(compare, tmp / "old")))
+    out: dict = {"cold": {}}
+    chromium = Path("/usr/bin/chromium")
+    if not chromium.exists():
+        for name, root in apps:
+            out["cold"][name] = cold_start(None, name, root, env)
+        return out
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=str(chromium), args=["--headless", "--no-sandbox", "--disable-gpu",
+                                                                        "--disable-background-networking"])
+        for name, root in apps:
+            out["cold"][name if name != "new" else "new, empty Home cache"] = cold_start(browser, name, root, env)
+        out["cold"]["new, filled Home cache"] = cold_start(browser, "new", ROOT, env)
+        servers = [Server(name, root, env) for name, root in apps]
+        try:
+            for srv in servers:
+                srv.wait_ready()
+            out["slider"] = browser_slider(browser, servers, repeats)
+            if shots is not None:
+                screenshots(browser, servers[-1].url, shots)
+        finally:
+            for srv in servers:
+                srv.stop()
+        browser.close()
     return out
 
 
@@ -186,34 +288,51 @@ def main() -> None:
     ap.add_argument("--zoo", type=Path, default=None, help="zoo folder (default: build a temp one)")
     ap.add_argument("--repeats", type=int, default=20)
     ap.add_argument("--no-browser", action="store_true", help="skip the Chromium measurements")
+    ap.add_argument("--compare", default=None, metavar="REV", help="also run this git revision of the app, interleaved")
     ap.add_argument("--screenshots", type=Path, default=None, help="also save 1024×768 screenshots of each page here")
     a = ap.parse_args()
+    load0 = os.getloadavg()[0]
     with tempfile.TemporaryDirectory() as tmp:
         tmp = Path(tmp)
-        zoo = a.zoo or build_zoo(tmp / "zoo")
+        zoo = (a.zoo or build_zoo(tmp / "zoo")).resolve()
         runs = tmp / "runs"
-        cold = cold_start(zoo, runs, not a.no_browser, a.repeats, a.screenshots)  # first: nothing cached yet
+        if a.no_browser:
+            res = {"cold": {"new": cold_start(None, "new", ROOT, {**os.environ, "DPINFOGAN_CHECKPOINTS": str(zoo),
+                                                                   "DPINFOGAN_RUNS": str(runs)})}}
+        else:
+            res = browser_runs(zoo, tmp, a.repeats, a.compare, a.screenshots)
         sl = slider_latency(zoo, runs, a.repeats)
     med = statistics.median
-    print(f"machine: {os.cpu_count()} CPUs, load average {os.getloadavg()[0]:.1f}")
-    print(f"cold start: server ready {cold['server_ready_s']:.2f} s", end="")
-    if "home_interactive_s" in cold:
-        print(f"; home text + navigation shown {cold['home_text_s']:.2f} s; home interactive (3 generators "
-              f"drawn, in Chromium) {cold['home_interactive_s']:.2f} s after launch "
-              f"({cold['home_render_after_ready_s']:.2f} s after the server was ready)")
-    else:
-        print(" (no Chromium: home page time not measured)")
-    if "server_cpu_s" in cold:
-        print(f"  CPU the server spent from launch to the drawn home page: {cold['server_cpu_s']:.2f} s "
-              "(≈ the wall time on an idle machine: startup is single-threaded)")
-    if "browser_slider_ms" in cold:
-        bs = cold["browser_slider_ms"]
-        print(f"slider -> new image loaded, in Chromium: median {med(bs):.0f} ms "
-              f"(min {min(bs):.0f}, max {max(bs):.0f}) over {len(bs)}")
+    print(f"machine: {os.cpu_count()} CPUs, load average {load0:.1f} at the start, {os.getloadavg()[0]:.1f} at the end "
+          "(wall times follow the load; CPU seconds much less)")
+    for name, c in res["cold"].items():
+        line = f"cold start [{name}]: server ready {c['server_ready_s']:.2f} s"
+        if "home_interactive_s" in c:
+            line += (f"; home text {c['home_text_s']:.2f} s; home interactive (3 generators drawn, Chromium already "
+                     f"open) {c['home_interactive_s']:.2f} s after launch; server CPU {c['server_cpu_s']:.2f} s")
+        print(line)
+    slider = res.get("slider", {})
+    for name, r in slider.items():
+        print(f"slider -> new image [{name}], in Chromium, median of {len(r['playwright_ms'])}: "
+              f"in the page {med(r['in_page_ms']):.0f} ms (min {min(r['in_page_ms']):.0f}, max {max(r['in_page_ms']):.0f}), "
+              f"as Playwright sees it {med(r['playwright_ms']):.0f} ms; CPU per step: server {med(r['server_cpu_ms']):.0f} ms, "
+              f"Chromium {med(r['browser_cpu_ms']):.0f} ms")
+    if len(slider) == 2:
+        (old, ro), (new, rn) = slider.items()
+        ratio = lambda k: med(rn[k]) / max(med(ro[k]), 1e-9)  # noqa: E731
+        print(f"  new / {old}: in-page time {ratio('in_page_ms'):.2f}, server CPU {ratio('server_cpu_ms'):.2f}, "
+              f"Chromium CPU {ratio('browser_cpu_ms'):.2f}")
+    cold = res["cold"]
+    if a.compare and "home_interactive_s" in cold.get(a.compare, {}):
+        o = cold[a.compare]
+        for name in ("new, empty Home cache", "new, filled Home cache"):
+            n = cold[name]
+            print(f"  cold start [{name}] / [{a.compare}]: home interactive {n['home_interactive_s'] / o['home_interactive_s']:.2f}, "
+                  f"server CPU {n['server_cpu_s'] / o['server_cpu_s']:.2f}")
     print(f"explorer first render (AppTest, models loaded): {sl['first_render_s']:.2f} s")
     print(f"slider -> new image, whole script rerun (AppTest): median {med(sl['slider_rerun_ms']):.1f} ms, "
           f"max {max(sl['slider_rerun_ms']):.1f} ms over {a.repeats}")
-    print(f"  CPU time of that rerun (≈ idle-machine server time): median {med(sl['slider_cpu_ms']):.1f} ms")
+    print(f"  CPU time of that rerun: median {med(sl['slider_cpu_ms']):.1f} ms")
     print(f"  an unchanged rerun (AppTest + script, all cached): median {med(sl['unchanged_rerun_ms']):.1f} ms")
     print(f"  draw + PNG of the new image (cached model): median {med(sl['draw_png_ms']):.1f} ms")
 

@@ -10,11 +10,13 @@ import math
 import os
 import tempfile
 from pathlib import Path
-from typing import Any, Callable
+from typing import TYPE_CHECKING, Any, Callable
 
 import numpy as np
-import torch
 from PIL import Image
+
+if TYPE_CHECKING:  # only a type here: the app's cold path reads and writes files without loading torch
+    import torch
 
 
 def atomic_write(path: str | os.PathLike, write: Callable[[str], None]) -> Path:

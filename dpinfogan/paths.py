@@ -2,7 +2,8 @@
 checkpoints folders, the evaluator files and the literature reference points.
 
 Each folder can be moved with an environment variable, honoured everywhere because every module asks
-here: ``$DPINFOGAN_DATA``, ``$DPINFOGAN_RUNS``, ``$DPINFOGAN_CHECKPOINTS``, ``$DPINFOGAN_REFERENCES``.
+here: ``$DPINFOGAN_DATA``, ``$DPINFOGAN_RUNS``, ``$DPINFOGAN_CHECKPOINTS``, ``$DPINFOGAN_REFERENCES``,
+``$DPINFOGAN_CACHE``.
 Imports no torch, so the app and the job supervisor can ask cheaply.
 """
 from __future__ import annotations
@@ -24,6 +25,12 @@ def data_root() -> Path:
 def runs_root() -> Path:
     """``$DPINFOGAN_RUNS`` or ``<project>/runs``: one folder per training run."""
     return Path(os.environ.get("DPINFOGAN_RUNS") or PROJECT_ROOT / "runs")
+
+
+def cache_root() -> Path:
+    """``$DPINFOGAN_CACHE`` or ``<runs>/.cache``: things the app can always recompute (Home's drawn
+    comparison). A dot-folder, so no run listing sees it; safe to delete at any time."""
+    return Path(os.environ.get("DPINFOGAN_CACHE") or runs_root() / ".cache")
 
 
 def checkpoints_root() -> Path:

@@ -203,11 +203,12 @@ def _checkpoint_step(path: Path) -> Optional[int]:
 
 
 def list_runs(root: Optional[str | os.PathLike] = None) -> list[RunInfo]:
-    """All run folders under the root, newest first."""
+    """All run folders under the root, newest first (dot-folders such as the app's ``.cache`` are no runs)."""
     root = Path(root) if root is not None else runs_root()
     if not root.is_dir():
         return []
-    dirs = sorted((p for p in root.iterdir() if p.is_dir()), key=lambda p: p.name, reverse=True)
+    dirs = sorted((p for p in root.iterdir() if p.is_dir() and not p.name.startswith(".")), key=lambda p: p.name,
+                  reverse=True)
     return [read_run(p) for p in dirs]
 
 

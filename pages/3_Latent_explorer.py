@@ -56,7 +56,7 @@ if ref_ck is None:
     st.error(f"`{ref.path.name}`: {err}")
     st.stop()
 lat = ref_ck.config.latent
-labels = ref.code_labels()
+labels = cache.code_labels(ref)
 n_cont = max((cache.load_model(m)[0].config.latent.n_continuous for m in models if cache.load_model(m)[0]), default=0)
 n_cont = min(n_cont, 8)  # the URL keeps c1…c8
 notes += widgets.url_numbers({"digit": (0, lat.n_categories - 1, 0, True), "seed": (0, 10**9, 0, True),
@@ -69,47 +69,47 @@ for note in notes:
 def code_for(entry, label_idx: int) -> int:
     """The code of ``entry`` that draws what the reference model's code ``label_idx`` draws."""
     want = labels[label_idx]
-    own = entry.code_labels()
+    own = cache.code_labels(entry)
     return own.index(want) if want in own else label_idx
 
 
-# The traversals below depend on the digit and the seed only; a style slider redraws just this fragment.
-st.session_state.explorer_traversal_for = (st.session_state.digit, st.session_state.seed)
+# The digit and the seed rerun the page (the traversals below follow them); a style slider reruns only
+# the fragment under them, which sends its sliders and one small inline PNG per model (felt speed).
+left, right = st.columns([1, 2])
+with left:
+    digit = st.segmented_control("What to draw (categorical code)", list(range(lat.n_categories)),
+                                 required=True, format_func=lambda c: labels[c], key="digit", wrap=True)
+with right:
+    s1, s2, s3 = st.columns([2, 1, 1], vertical_alignment="bottom")
+    seed = s1.number_input("Noise seed (the 'handwriting')", min_value=0, max_value=10**9, key="seed")
+    s2.button("🎲 Random", on_click=_random_seed, key="explorer_random", width="stretch")
+    s3.button("↺ Reset", on_click=_reset, key="explorer_reset", width="stretch")
+codes = {m.key: code_for(m, digit) for m in models}
 
 
 @st.fragment
 def explore() -> None:
-    """The controls and the side-by-side images: a slider move reruns only this part (felt speed)."""
+    """The style sliders and the side-by-side images: a slider move reruns only this part."""
     left, right = st.columns([1, 2])
     with left:
-        digit = st.segmented_control("What to draw (categorical code)", list(range(lat.n_categories)),
-                                     required=True, format_func=lambda c: labels[c], key="digit", wrap=True)
-        conts = []
-        for i in range(n_cont):
-            conts.append(st.slider(f"Style code c{i + 2}", -2.0, 2.0, step=0.1, key=f"c{i + 1}",
-                                   help="Trained on −1…1; −2…2 goes beyond on purpose, to see where it breaks."))
-        seed = st.number_input("Noise seed (the 'handwriting')", min_value=0, max_value=10**9, key="seed")
-        b1, b2 = st.columns(2)
-        b1.button("🎲 Random", on_click=_random_seed, key="explorer_random", width="stretch")
-        b2.button("↺ Reset", on_click=_reset, key="explorer_reset", width="stretch")
+        conts = [st.slider(f"Style code c{i + 2}", -2.0, 2.0, step=0.1, key=f"c{i + 1}",
+                           help="Trained on −1…1; −2…2 goes beyond on purpose, to see where it breaks.")
+                 for i in range(n_cont)]
     widgets.sync_url(["models", "digit", "seed", *[f"c{i + 1}" for i in range(n_cont)]])
-    if (digit, seed) != st.session_state.explorer_traversal_for:
-        st.rerun(scope="app")  # the digit or the seed changed: the traversals follow
     with right:
-        cols = st.columns(len(models))
-        for col, m in zip(cols, models):
+        for col, m in zip(st.columns(len(models)), models):
             with col:
-                png, err = cache.render(m, [code_for(m, digit)], [conts], [seed], nrow=1, scale=8)
+                png, err = cache.render(m, [codes[m.key]], [conts], [seed], nrow=1, scale=8)
                 if png is None:
                     st.error(f"{m.label}: {err}")
                     continue
-                st.image(png, caption=m.label, width="content", output_format="PNG")
-                st.download_button("⬇ PNG", png, file_name=f"{m.name}-{labels[digit]}-seed{seed}.png",
+                # inline (data URL): the browser shows it without fetching a media file from the server
+                st.image(cache.inline_png(png), caption=m.label, width="content")
+                st.download_button("⬇ PNG", lambda png=png: png, file_name=f"{m.name}-{labels[digit]}-seed{seed}.png",
                                    mime="image/png", key=f"dl_{m.key}", on_click="ignore")
 
 
 explore()
-digit, seed = st.session_state.digit, st.session_state.seed
 
 st.subheader("Traversals")
 st.caption("Each strip changes one code and keeps everything else fixed (same noise seed).")
@@ -120,7 +120,7 @@ for m in models:  # strips keep the other style codes at 0, so moving a slider d
         continue
     n_cat, k = ck.config.latent.n_categories, ck.config.latent.n_continuous
     mc = code_for(m, digit)
-    own_labels = m.code_labels()
+    own_labels = cache.code_labels(m)
     st.markdown(f"**{m.label}**")
     png, _ = cache.render(m, list(range(n_cat)), [()] * n_cat, [seed] * n_cat, nrow=n_cat, scale=3)
     st.image(png, caption="categorical code: " + " · ".join(own_labels), output_format="PNG")

@@ -46,7 +46,7 @@ def server(tmp_path):
     zoo = make_zoo(tmp_path / "zoo")
     port = _free_port()
     env = {**os.environ, "DPINFOGAN_CHECKPOINTS": str(zoo), "DPINFOGAN_RUNS": str(tmp_path / "runs"),
-           "DPINFOGAN_REFERENCES": str(tmp_path / "none.json")}
+           "DPINFOGAN_REFERENCES": str(tmp_path / "none.json"), "DPINFOGAN_CACHE": str(tmp_path / "cache")}
     log = open(tmp_path / "streamlit.log", "wb")
     proc = subprocess.Popen([sys.executable, "-m", "streamlit", "run", "app.py", "--server.headless", "true",
                              "--server.port", str(port), "--browser.gatherUsageStats", "false"],

@@ -6,6 +6,7 @@ slider back to a value seen before costs nothing.
 """
 from __future__ import annotations
 
+import base64
 from pathlib import Path
 from typing import Any, Optional
 
@@ -15,7 +16,7 @@ import torch
 from .. import grid_quality as quality
 from ..catalog import ModelEntry, discover_all, plain_error
 from ..checkpoint import Checkpoint, load_checkpoint
-from ..paths import evaluator_path
+from ..paths import eval_json_path, evaluator_path
 from ..sampling import draw, fixed_grid, png_bytes
 from ..zoo import ZOO, joint_release
 
@@ -52,6 +53,26 @@ def render(entry: ModelEntry, cats, conts, seeds, nrow: int, scale: int = 4) -> 
     conts = tuple(tuple(float(round(v, 4)) for v in c) for c in conts)
     return render_png(str(entry.path), entry.mtime, tuple(int(c) for c in cats), conts,
                       tuple(int(s) for s in seeds), nrow, scale), None
+
+
+def inline_png(png: bytes) -> str:
+    """A ``data:`` URL for a small PNG: ``st.image`` sends it inside the page update, so the browser shows
+    it without a second request for a media file (a slider step's image is about 2 KB)."""
+    return "data:image/png;base64," + base64.b64encode(png).decode("ascii")
+
+
+@st.cache_data(max_entries=512, show_spinner=False)
+def _code_labels(path: str, mtime: float, eval_mtime: float, _entry: ModelEntry) -> list[str]:  # noqa: ARG001 - mtimes key it
+    return _entry.code_labels()
+
+
+def code_labels(entry: ModelEntry) -> list[str]:
+    """:meth:`ModelEntry.code_labels`, read from the checkpoint and its eval.json once per version of them."""
+    try:
+        eval_mtime = eval_json_path(entry.path).stat().st_mtime
+    except OSError:
+        eval_mtime = 0.0
+    return _code_labels(str(entry.path), entry.mtime, eval_mtime, entry)
 
 
 @st.cache_resource(max_entries=4, show_spinner=False)
