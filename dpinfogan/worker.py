@@ -16,6 +16,8 @@ from typing import Any, Callable
 
 from .config import TrainConfig
 from .data import load_dataset
+from .federated.simulation import run_federation
+from .federated.task import FedConfig
 from .runs import JOB_NAME, read_json
 from .train import train
 
@@ -41,7 +43,24 @@ def run_train(run_dir: Path, job: dict[str, Any]) -> int:
     return 0
 
 
-RUNNERS: dict[str, Callable[[Path, dict[str, Any]], int]] = {"train": run_train}
+def read_fed_config(run_dir: Path) -> FedConfig:
+    """The federation a job was queued with: config.json's ``federated`` (``ValueError`` when unreadable)."""
+    raw = read_json(run_dir / "config.json")
+    if not isinstance(raw, dict) or not isinstance(raw.get("federated"), dict):
+        raise ValueError(f"{run_dir / 'config.json'} holds no federation's settings")
+    return FedConfig.from_dict(raw["federated"])
+
+
+def run_federated(run_dir: Path, job: dict[str, Any]) -> int:
+    """A federation on Flower's simulation engine, then the isolated client ``job["isolated"]``."""
+    fed = read_fed_config(run_dir)
+    fed.validate()
+    isolated = job.get("isolated")
+    st = run_federation(fed, run_dir, isolated=None if isolated is None else int(isolated))
+    return 1 if st.get("state") == "failed" else 0
+
+
+RUNNERS: dict[str, Callable[[Path, dict[str, Any]], int]] = {"train": run_train, "federated": run_federated}
 
 
 def main(run_dir: Path) -> int:
