@@ -1,5 +1,5 @@
-"""Background jobs: start a training run as a detached process, queue requests beyond a small
-concurrency cap, list runs with their live state, stop a run.
+"""Background jobs: start a training run or a federation as a detached process, queue requests
+beyond a small concurrency cap, list runs with their live state, stop a run.
 
 Everything lives on disk in the run folder (see :mod:`dpinfogan.runs`), so a page refresh, a second
 browser tab or an app restart finds the same jobs. The settings are the run's ``config.json``,
@@ -31,7 +31,8 @@ from typing import Any, Optional
 from .config import TrainConfig
 from .data import OFFLINE
 from .fileio import atomic_write_json, float_or
-from .federated.task import FedConfig, load_partitions
+from .federated.config import FedConfig
+from .federated.task import load_partitions
 from .paths import PROJECT_ROOT, checkpoints_root, runs_root
 from .runs import (JOB_NAME, STOP_NAME, RunInfo, list_runs, new_run_dir, pid_alive, process_alive, process_start,
                    read_json, read_run)

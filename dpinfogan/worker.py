@@ -1,8 +1,9 @@
 """The child process of a background job: ``python -m dpinfogan.worker RUN_DIR``.
 
 It reads the job's kind from ``RUN_DIR/job.json`` and its settings from ``RUN_DIR/config.json``
-(written by :func:`dpinfogan.jobs.queue`) and runs it into ``RUN_DIR``, so what runs is exactly what
-was asked for. :mod:`dpinfogan.supervisor` starts it. Another kind of job plugs in as one more entry
+(written by :func:`dpinfogan.jobs.queue`) and runs it into ``RUN_DIR`` (``train``: the training
+loop; ``federated``: Flower's simulation engine, then the isolated client), so what runs is exactly
+what was asked for. :mod:`dpinfogan.supervisor` starts it. Another kind of job plugs in as one more entry
 of :data:`RUNNERS`: a function of the run folder and its ``job.json`` that returns an exit code.
 
 Like the CLI, a bad setting or file prints one ``error: ...`` line (the app shows it) and exits 2.
@@ -17,7 +18,7 @@ from typing import Any, Callable
 from .config import TrainConfig
 from .data import load_dataset
 from .federated.simulation import run_federation
-from .federated.task import FedConfig
+from .federated.config import FedConfig
 from .runs import JOB_NAME, read_json
 from .train import train
 

@@ -7,7 +7,7 @@ from dpinfogan import jobs
 from dpinfogan.checkpoint import read_metadata
 from dpinfogan.data import OFFLINE, available_datasets, load_dataset, to_uint8
 from dpinfogan.federated.coverage import COVERED_AT
-from dpinfogan.federated.task import FedConfig, recipe_settings
+from dpinfogan.federated.config import FedConfig, recipe_settings
 from dpinfogan.partition import SPLITS, describe, partition_indices
 from dpinfogan.runs import read_run
 from dpinfogan.sampling import png_bytes
@@ -238,19 +238,18 @@ def live_panel() -> None:
     grid = run.path / "samples" / "latest.png"
     iso = run.path / "isolated" / "client-0" / "samples" / "latest.png"
     held = _held(fedcfg).get(0, {}).get("classes", [])
-    c1, c2 = st.columns(2)
-    with c1:
-        st.markdown("**Global (federated) model** — one row per digit code")
-        if grid.is_file():
-            st.image(grid.read_bytes(), width="stretch")
-        else:
-            st.info("The first grid appears after round 1.")
-    with c2:
-        st.markdown("**Client 0 alone** — same data, budget and steps, no federation")
-        if iso.is_file():
-            st.image(iso.read_bytes(), width="stretch")
-        else:
-            st.info("Trained after the federation finishes (when chosen at start).")
+    for col, title, png, pending in zip(
+            st.columns(2),
+            ("**Global (federated) model** — one row per digit code",
+             "**Client 0 alone** — same data, budget and steps, no federation"),
+            (grid, iso),
+            ("The first grid appears after round 1.", "Trained after the federation finishes (when chosen at start).")):
+        with col:
+            st.markdown(title)
+            if png.is_file():
+                st.image(png.read_bytes(), width="stretch")
+            else:
+                st.info(pending)
     if held:
         never = [d for d in range(10) if d not in held]
         if never:

@@ -24,8 +24,9 @@ from dp_accounting import rdp
 from dpinfogan.accounting import epsilon_of
 from dpinfogan.checkpoint import load_checkpoint, read_metadata
 from dpinfogan.cli import main
+from dpinfogan.federated.config import FedConfig
 from dpinfogan.federated.task import (
-    BudgetExhausted, FedConfig, initial_weights, load_model_weights, local_data, local_round, model_weights,
+    BudgetExhausted, initial_weights, load_model_weights, local_data, local_round, model_weights,
 )
 from dpinfogan.runs import read_run
 

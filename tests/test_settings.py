@@ -19,7 +19,7 @@ from dpinfogan import jobs
 from dpinfogan.cli import build_parser, config_from_args
 from dpinfogan.cli.federated import OPTION_DEST as FED_OPTION_DEST, fed_from_args
 from dpinfogan.config import TrainConfig
-from dpinfogan.federated.task import SET_BY_THE_FEDERATION, FedConfig
+from dpinfogan.federated.config import SET_BY_THE_FEDERATION, FedConfig
 from dpinfogan.worker import read_config, read_fed_config
 
 ROOT = Path(__file__).resolve().parent.parent

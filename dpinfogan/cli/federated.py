@@ -16,7 +16,8 @@ from pathlib import Path
 from ..config import CODE_MODES
 from ..data import DATASETS
 from ..federated.simulation import run_federation
-from ..federated.task import GENERATOR_MODES, STRATEGIES, FedConfig, load_partitions
+from ..federated.config import GENERATOR_MODES, STRATEGIES, FedConfig
+from ..federated.task import load_partitions
 from ..partition import SPLITS, describe
 from ..paths import PROJECT_ROOT
 from ..runs import open_run_dir

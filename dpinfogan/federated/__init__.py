@@ -1,6 +1,7 @@
 """DPD-InfoGAN: private federated DP-InfoGAN on Flower.
 
-``task`` (plain PyTorch: settings, one client round over :class:`dpinfogan.train.Trainer`),
+``config`` (FedConfig: the federation's settings + a TrainConfig), ``task`` (plain PyTorch: one
+client round over :class:`dpinfogan.train.Trainer`, the server's generator),
 ``fedrun`` (the server's run folder), ``client_app`` / ``server_app`` (thin Flower Message-API apps),
 ``coverage`` (which digits a generator draws) and ``simulation`` (Flower's simulation engine and
 the isolated-client baseline). The command is :mod:`dpinfogan.cli.federated`; the app starts

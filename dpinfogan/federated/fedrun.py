@@ -27,7 +27,8 @@ from ..recipe import warm_start_info
 from ..runs import STOP_NAME, RunWriter, new_run_dir, read_json
 from ..secret import SOURCE as SECRET_SOURCE
 from .coverage import round_digit_accuracy
-from .task import FedConfig, load_model_weights
+from .config import FedConfig
+from .task import load_model_weights
 
 STOP_FILE = STOP_NAME  # written by dpinfogan.jobs.stop (or a user, or a signal) to stop after the current round
 

@@ -14,7 +14,8 @@ from ..runs import read_json
 from ..train import train
 from .coverage import round_digit_accuracy
 from .fedrun import STOP_FILE
-from .task import FedConfig, local_data
+from .config import FedConfig
+from .task import local_data
 
 
 def simulate(fed: FedConfig, run_dir: str | os.PathLike, *, cpus: Optional[int] = None, verbose: bool = False) -> Path:
