@@ -153,7 +153,8 @@ def pump(root: Optional[str | os.PathLike] = None) -> list[Path]:
     """Start queued runs, oldest first, while fewer than :func:`max_concurrent` are running."""
     _reap()
     runs = list_runs(root)
-    active = sum(1 for r in runs if r.state == "running")
+    # A finished federation whose isolated client still trains holds its slot: the same child runs both.
+    active = sum(1 for r in runs if r.state == "running" or (is_federated(r) and isolated_running(r.path)))
     started = []
     for r in sorted((r for r in runs if r.state == "queued"), key=_requested):
         if active >= max_concurrent():

@@ -407,6 +407,27 @@ def test_a_queued_federation_runs_in_the_background(tmp_path):
     assert read_run(run / "isolated" / "client-0").state == "finished"
 
 
+def test_the_isolated_client_holds_its_federations_slot(tmp_path, monkeypatch):
+    """After the federation finishes, its child trains the isolated client: the queue waits for it."""
+    from dpinfogan import jobs
+    from dpinfogan.runs import RunWriter
+
+    monkeypatch.setenv("DPINFOGAN_MAX_JOBS", "1")
+    fed = tiny_fed()
+    done = tmp_path / "20260101-000000-fed0"
+    RunWriter(done).write_config(fed.folder_config())
+    RunWriter(done).status("finished")
+    iso = RunWriter(done / "isolated" / "client-0")
+    iso.write_config(fed.train_config().to_dict())
+    iso.status("running")  # this process: alive
+    started = []
+    monkeypatch.setattr(jobs, "_start", lambda path: started.append(path) or True)
+    waiting = jobs.queue("federated", fed.folder_config(), target_steps=fed.total_steps, root=tmp_path)
+    assert jobs.pump(tmp_path) == [] and started == []
+    iso.status("finished")
+    assert jobs.pump(tmp_path) == [waiting]
+
+
 def test_launch_rejects_bad_input_and_creates_nothing(tmp_path):
     from dpinfogan import jobs
 
