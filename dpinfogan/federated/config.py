@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import copy
 import math
-from dataclasses import dataclass, field, fields
+from dataclasses import dataclass, field, fields, is_dataclass
 from typing import Any, Mapping, Optional
 
 from ..config import PrivacyConfig, TrainConfig
@@ -48,13 +48,19 @@ def federation_training() -> TrainConfig:
                        privacy=PrivacyConfig(epsilon=10.0, delta=1e-5))
 
 
-def _training_paths(cls: type = TrainConfig, path: tuple[str, ...] = ()) -> dict[str, tuple[str, ...]]:
-    """{field name: its path in TrainConfig} for every training setting a federation carries; the
-    nested configs' field names are unique, so Flower's flat run config can use them as keys."""
-    out: dict[str, tuple[str, ...]] = {}
+def _training_paths(cls: type = TrainConfig, path: tuple[str, ...] = (),
+                    out: Optional[dict[str, tuple[str, ...]]] = None) -> dict[str, tuple[str, ...]]:
+    """{field name: its path in TrainConfig} for every training setting a federation carries. Flower's
+    run config is flat, so it names each setting by its field name: two nested configs must not
+    share one."""
+    out = {} if out is None else out
+    inst = cls()
     for f in fields(cls):
-        if f.name in ("model", "latent", "privacy"):
-            out.update(_training_paths(type(getattr(cls(), f.name)), path + (f.name,)))
+        if is_dataclass(getattr(inst, f.name)):
+            _training_paths(type(getattr(inst, f.name)), path + (f.name,), out)
+        elif f.name in out:
+            raise TypeError(f"TrainConfig has two settings named {f.name!r}: the federation's flat run config "
+                            "needs one name per setting")
         elif f.name not in SET_BY_THE_FEDERATION:
             out[f.name] = path + (f.name,)
     return out
