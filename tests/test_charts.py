@@ -1,6 +1,8 @@
 """Plotly figures (dpinfogan/ui/charts.py): what the projector shows."""
 import math
 
+import pytest
+
 from dpinfogan.ui import charts
 
 
@@ -31,5 +33,5 @@ def test_federated_figures_show_every_client_and_digit():
     assert eps.layout.shapes[0].y0 == 5.0
     rows = [{"round": r, "digit_accuracy": [r / 10 + d / 100 for d in range(10)]} for r in (0, 1, 2)]
     heat = charts.digit_heatmap_figure(rows, held=[3]).data[0]
-    assert len(heat.z) == 10 and list(heat.x) == [0, 1, 2] and heat.z[4][2] == 0.24
+    assert len(heat.z) == 10 and list(heat.x) == [0, 1, 2] and heat.z[4][2] == pytest.approx(0.24)  # (digit, round)
     assert heat.y[3] == "3 (held)" and heat.y[4] == "4"
