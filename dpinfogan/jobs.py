@@ -9,8 +9,8 @@ of them on a command line. Files this module adds to a run folder:
 * ``job.json``: the job's kind (``train`` or ``federated``; :data:`dpinfogan.worker.RUNNERS` lists
   the kinds), its log interval, tags, options of its kind (``isolated``: the client a federation
   trains alone afterwards) and when it was requested (the queue is the queued run folders);
-* ``train.log``: the child's stdout and stderr (its ``error: ...`` line when it fails);
-  a federation's too;
+* ``train.log``: the child's stdout and stderr, a federation's included (its ``error: ...`` line
+  when it fails);
 * ``stop_requested``: written by :func:`stop`, so a run killed before its first step reads "stopped".
 
 Each run is started through :mod:`dpinfogan.supervisor`, which starts the next queued run when the

@@ -17,8 +17,8 @@ from typing import Any, Callable
 
 from .config import TrainConfig
 from .data import load_dataset
-from .federated.simulation import run_federation
 from .federated.config import FedConfig
+from .federated.simulation import run_federation
 from .runs import JOB_NAME, read_json
 from .train import train
 
