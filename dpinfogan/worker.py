@@ -10,7 +10,9 @@ Like the CLI, a bad setting or file prints one ``error: ...`` line (the app show
 """
 from __future__ import annotations
 
+import os
 import sys
+import threading
 import warnings
 from pathlib import Path
 from typing import Any, Callable
@@ -81,8 +83,21 @@ def main(run_dir: Path) -> int:
         return 130
 
 
+def leave(code: int) -> None:
+    """End the process with ``code``, even when threads the job started are still alive.
+
+    A Flower simulation that crashed (e.g. Ray timing out at start on a loaded machine) leaves
+    non-daemon threads and Ray's GCS process behind; Python would wait for them forever, and the run
+    would hold its queue slot as "running". The job's files are all written by now, so leave."""
+    sys.stdout.flush()
+    sys.stderr.flush()
+    if threading.active_count() > 1:
+        os._exit(code)
+    sys.exit(code)
+
+
 if __name__ == "__main__":
     if len(sys.argv) != 2:
         print("usage: python -m dpinfogan.worker RUN_DIR", file=sys.stderr)
         sys.exit(2)
-    sys.exit(main(Path(sys.argv[1])))
+    leave(main(Path(sys.argv[1])))
