@@ -26,16 +26,17 @@ import sys
 import time
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Optional
+from typing import TYPE_CHECKING, Any, Optional
 
 from .config import TrainConfig
 from .data import OFFLINE
 from .fileio import atomic_write_json, float_or
-from .federated.config import FedConfig
-from .federated.task import load_partitions
 from .paths import PROJECT_ROOT, checkpoints_root, runs_root
 from .runs import (JOB_NAME, STOP_NAME, RunInfo, list_runs, new_run_dir, pid_alive, process_alive, process_start,
                    read_json, read_run)
+
+if TYPE_CHECKING:  # for annotations only: see launch_federated
+    from .federated.config import FedConfig
 
 LOG_NAME = "train.log"
 # Training samples per dataset (train split), to validate δ < 1/N and batch ≤ N without loading data.
@@ -101,6 +102,10 @@ def launch_federated(fed: FedConfig, *, isolated: Optional[int] = None,
     """Validate ``fed`` and its clients' data (``ValueError`` before anything is created), then queue
     it like a training run: Flower's simulation engine in the background, then client ``isolated``
     alone for comparison. Returns the run folder; a stop ends it after the round in progress."""
+    # Imported here: the federated task reads checkpoints, which brings opacus and scipy (seconds),
+    # and the job supervisor imports this module the moment a trainer dies, to record it.
+    from .federated.task import load_partitions
+
     fed.validate()
     load_partitions(fed)
     if isolated is not None and not 0 <= isolated < fed.clients:
