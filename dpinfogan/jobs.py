@@ -1,14 +1,16 @@
-"""Background jobs: start a training run as a detached process, queue requests beyond a small
-concurrency cap, list runs with their live state, stop a run.
+"""Background jobs: start a training run or a federation as a detached process, queue requests
+beyond a small concurrency cap, list runs with their live state, stop a run.
 
 Everything lives on disk in the run folder (see :mod:`dpinfogan.runs`), so a page refresh, a second
 browser tab or an app restart finds the same jobs. The settings are the run's ``config.json``,
 written here and read back by the child process (:mod:`dpinfogan.worker`): there is no second copy
 of them on a command line. Files this module adds to a run folder:
 
-* ``job.json``: the job's kind (``train``; :data:`dpinfogan.worker.RUNNERS` lists the kinds), its
-  log interval, tags and when it was requested (the queue is the queued run folders);
-* ``train.log``: the child's stdout and stderr (its ``error: ...`` line when it fails);
+* ``job.json``: the job's kind (``train`` or ``federated``; :data:`dpinfogan.worker.RUNNERS` lists
+  the kinds), its log interval, tags, options of its kind (``isolated``: the client a federation
+  trains alone afterwards) and when it was requested (the queue is the queued run folders);
+* ``train.log``: the child's stdout and stderr, a federation's included (its ``error: ...`` line
+  when it fails);
 * ``stop_requested``: written by :func:`stop`, so a run killed before its first step reads "stopped".
 
 Each run is started through :mod:`dpinfogan.supervisor`, which starts the next queued run when the
@@ -24,14 +26,17 @@ import sys
 import time
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Optional
+from typing import TYPE_CHECKING, Any, Optional
 
 from .config import TrainConfig
 from .data import OFFLINE
 from .fileio import atomic_write_json, float_or
-from .paths import PROJECT_ROOT, runs_root
+from .paths import PROJECT_ROOT, checkpoints_root, runs_root
 from .runs import (JOB_NAME, STOP_NAME, RunInfo, list_runs, new_run_dir, pid_alive, process_alive, process_start,
                    read_json, read_run)
+
+if TYPE_CHECKING:  # for annotations only: see launch_federated
+    from .federated.config import FedConfig
 
 LOG_NAME = "train.log"
 # Training samples per dataset (train split), to validate δ < 1/N and batch ≤ N without loading data.
@@ -56,13 +61,15 @@ def queue(
     name: Optional[str] = None,
     log_every: int = 10,
     tags: Optional[dict[str, Any]] = None,
+    options: Optional[dict[str, Any]] = None,
 ) -> Path:
-    """Create a queued job's run folder: ``config.json`` (what the child runs), ``job.json`` and a
-    "queued" status. Returns the folder; :func:`pump` starts it. ``config`` is checked by the caller."""
+    """Create a queued job's run folder: ``config.json`` (what the child runs), ``job.json`` (with
+    ``options`` of its kind) and a "queued" status. Returns the folder; :func:`pump` starts it.
+    ``config`` is checked by the caller."""
     run_dir = new_run_dir(Path(root) if root is not None else runs_root(), name)
     atomic_write_json(run_dir / "config.json", config)  # the trainer rewrites it with derived values
-    atomic_write_json(run_dir / JOB_NAME, {"kind": kind, "log_every": log_every, "requested": time.time(),
-                                           "tags": tags or {}})
+    atomic_write_json(run_dir / JOB_NAME, {**(options or {}), "kind": kind, "log_every": log_every,
+                                           "requested": time.time(), "tags": tags or {}})
     atomic_write_json(run_dir / "status.json", {"state": "queued", "step": 0, "target_steps": target_steps,
                                                 "epsilon": 0.0, "updated": time.time()})
     return run_dir
@@ -86,6 +93,25 @@ def launch(
     cfg.validate(TRAIN_SIZES[cfg.dataset])
     run_dir = queue("train", cfg.to_dict(), target_steps=cfg.steps, root=root, name=name, log_every=log_every,
                     tags=tags)
+    pump(run_dir.parent)
+    return run_dir
+
+
+def launch_federated(fed: FedConfig, *, isolated: Optional[int] = None,
+                     root: Optional[str | os.PathLike] = None) -> Path:
+    """Validate ``fed`` and its clients' data (``ValueError`` before anything is created), then queue
+    it like a training run: Flower's simulation engine in the background, then client ``isolated``
+    alone for comparison. Returns the run folder; a stop ends it after the round in progress."""
+    # Imported here: the federated task reads checkpoints, which brings opacus and scipy (seconds),
+    # and the job supervisor imports this module the moment a trainer dies, to record it.
+    from .federated.task import load_partitions
+
+    fed.validate()
+    load_partitions(fed)
+    if isolated is not None and not 0 <= isolated < fed.clients:
+        raise ValueError(f"the isolated client must be in 0..{fed.clients - 1}, got {isolated}")
+    run_dir = queue("federated", fed.folder_config(), target_steps=fed.total_steps, root=root,
+                    options={"isolated": isolated})
     pump(run_dir.parent)
     return run_dir
 
@@ -132,7 +158,8 @@ def pump(root: Optional[str | os.PathLike] = None) -> list[Path]:
     """Start queued runs, oldest first, while fewer than :func:`max_concurrent` are running."""
     _reap()
     runs = list_runs(root)
-    active = sum(1 for r in runs if r.state == "running")
+    # A finished federation whose isolated client still trains holds its slot: the same child runs both.
+    active = sum(1 for r in runs if r.state == "running" or (is_federated(r) and isolated_running(r.path)))
     started = []
     for r in sorted((r for r in runs if r.state == "queued"), key=_requested):
         if active >= max_concurrent():
@@ -227,6 +254,24 @@ def get_job(run_dir: str | os.PathLike) -> Job:
         job.queue_position = 1 + sum(1 for r in ahead if r.path != job.path
                                      and (_requested(r), r.path.name) < (mine, job.path.name))
     return job
+
+
+def is_federated(info: RunInfo) -> bool:
+    return isinstance(info.config.get("federated"), dict)
+
+
+def list_federated(root: Optional[str | os.PathLike] = None) -> list[Job]:
+    """Federated runs under the runs root (newest first; queued runs start when a slot is free),
+    then the finished example runs shipped in ``checkpoints/federated/`` (so the Federated page has
+    something to show before any training)."""
+    shipped = [job_of(r) for r in list_runs(checkpoints_root() / "federated") if is_federated(r) and r.error is None]
+    return [j for j in list_jobs(root) if is_federated(j.info)] + shipped
+
+
+def isolated_running(run_dir: str | os.PathLike, client: int = 0) -> bool:
+    """True while a federation's isolated-client baseline (trained after it) is still training."""
+    iso = read_run(Path(run_dir) / "isolated" / f"client-{client}")
+    return iso.error is None and iso.state == "running"
 
 
 def log_tail(run_dir: str | os.PathLike, lines: int = 20) -> str:

@@ -20,7 +20,6 @@ CHECKPOINT_NAME = "checkpoint.safetensors"
 STATES = ("queued", "running", "finished", "stopped", "failed")
 STOP_NAME = "stop_requested"  # written by dpinfogan.jobs.stop before it signals the trainer
 JOB_NAME = "job.json"  # a background job's request (dpinfogan.jobs)
-LAUNCHER_FILES = (JOB_NAME, "fedjob.json")  # files a launcher writes into a run folder before the run starts
 
 
 def new_run_dir(root: Optional[str | os.PathLike] = None, name: Optional[str] = None) -> Path:
@@ -47,7 +46,7 @@ def open_run_dir(path: Optional[str | os.PathLike] = None) -> Path:
     if path is None:
         return new_run_dir()
     path = Path(path)
-    if any((path / f).is_file() for f in LAUNCHER_FILES) and not (path / "metrics.jsonl").exists():
+    if (path / JOB_NAME).is_file() and not (path / "metrics.jsonl").exists():
         return path
     return new_run_dir(path.parent, path.name)
 

@@ -1,18 +1,18 @@
 """Federated: K clients each hold their own digits; through Flower they learn to draw each other's."""
 import numpy as np
-import plotly.graph_objects as go
 import streamlit as st
 import torch
 
+from dpinfogan import jobs
 from dpinfogan.checkpoint import read_metadata
 from dpinfogan.data import OFFLINE, available_datasets, load_dataset, to_uint8
-from dpinfogan.federated import launcher
 from dpinfogan.federated.coverage import COVERED_AT
-from dpinfogan.federated.task import FedConfig, recipe_settings
-from dpinfogan.fileio import image_grid
+from dpinfogan.federated.config import FedConfig, recipe_settings
 from dpinfogan.partition import SPLITS, describe, partition_indices
 from dpinfogan.runs import read_run
-from dpinfogan.ui import widgets
+from dpinfogan.sampling import png_bytes
+from dpinfogan.ui import charts, widgets
+from dpinfogan.ui.widgets import STATE_ICONS
 
 st.set_page_config(page_title="Federated · DP-InfoGAN Studio", page_icon="🌐", layout="wide")
 widgets.named_pages()
@@ -25,7 +25,6 @@ st.caption(
 )
 GEN_HELP = {"server": "on the server, against the averaged discriminator (DP-FedAvg-GAN)",
             "client": "on every client, then averaged with the discriminators (plain FedAvg)"}
-STATE_ICONS = {"queued": "⏳", "running": "🏃", "stopping": "✋", "finished": "✅", "stopped": "⏹️", "failed": "❌"}
 SPLIT_HELP = {"class": "by class: client k holds only its own digits", "iid": "IID: a uniform share of every digit",
               "dirichlet": "Dirichlet(α): skewed shares; small α = very uneven"}
 
@@ -43,17 +42,13 @@ def _data(dataset: str):
 @st.cache_data(max_entries=16, show_spinner=False)
 def _preview(dataset: str, k: int, split: str, alpha: float, seed: int, batch: int):
     """Per-client counts by digit and a strip of each client's real images (PNG bytes)."""
-    import io
-
     data = _data(dataset)
     parts = partition_indices(data.labels, k, split, alpha=alpha, seed=seed, min_size=batch)
     infos = [i.to_dict() for i in describe(data.labels, parts, len(data.class_names))]
     strips = []
     for p in parts:
         pick = np.random.default_rng(seed).choice(p, size=min(12, len(p)), replace=False)
-        buf = io.BytesIO()
-        image_grid(to_uint8(data.images[torch.as_tensor(pick)]), nrow=12).save(buf, format="PNG")
-        strips.append(buf.getvalue())
+        strips.append(png_bytes(to_uint8(data.images[torch.as_tensor(pick)]), nrow=12, scale=1))
     return infos, strips, data.class_names
 
 
@@ -86,13 +81,13 @@ with right:
     isolated = st.checkbox("Also train client 0 alone (same data, budget and steps) for comparison", value=True,
                            key="fed_isolated")
 
-fed = FedConfig(dataset=dataset, clients=int(k), split=split, alpha=float(alpha), rounds=int(rounds),
-                local_steps=int(local_steps), epsilon=float(eps), delta=float(delta), batch_size=int(batch),
-                generator=gen_mode, **(recipe_settings() if use_recipe else {}))
+fed = FedConfig.of(dataset=dataset, clients=int(k), split=split, alpha=float(alpha), rounds=int(rounds),
+                   local_steps=int(local_steps), epsilon=float(eps), delta=float(delta), batch_size=int(batch),
+                   generator=gen_mode, **(recipe_settings() if use_recipe else {}))
 problem = None
 try:
     fed.validate()
-    infos, strips, names = _preview(dataset, int(k), split, float(alpha), fed.seed, int(batch))
+    infos, strips, names = _preview(dataset, int(k), split, float(alpha), fed.train.seed, int(batch))
     for info in infos:
         fed.train_config().validate(info["n"])
 except ValueError as e:
@@ -101,10 +96,7 @@ except ValueError as e:
 
 if infos:
     st.subheader("Each client's data")
-    fig = go.Figure([go.Bar(name=names[c], x=[f"client {i['client']}" for i in infos],
-                            y=[i["counts"][c] for i in infos]) for c in range(len(names))])
-    fig.update_layout(barmode="stack", height=260, margin=dict(l=10, r=10, t=10, b=10), legend_title_text="digit")
-    st.plotly_chart(fig, key="fed_split_chart")
+    st.plotly_chart(charts.client_split_figure(infos, names), key="fed_split_chart")
     cols = st.columns(min(len(infos), 5))
     for i, info in enumerate(infos):
         with cols[i % len(cols)]:
@@ -114,18 +106,20 @@ if infos:
 
 if st.button("▶ Start federation", type="primary", disabled=problem is not None, key="fed_start"):
     try:
-        run_dir = launcher.launch(fed, isolated=0 if isolated else None)
+        run_dir = jobs.launch_federated(fed, isolated=0 if isolated else None)
     except ValueError as e:
         st.error(f"Cannot start: {e}")
     else:
         st.session_state.fed_run = run_dir.name
-        st.success(f"Started `{run_dir.name}` in the background (Flower's simulation engine: the first round "
-                   "includes starting Ray, about half a minute).")
+        queued = jobs.get_job(run_dir).state == "queued"
+        st.success(f"{'Queued' if queued else 'Started'} `{run_dir.name}` in the background (Flower's simulation "
+                   "engine: the first round includes starting Ray, about half a minute)"
+                   + (": it starts when the run before it ends." if queued else "."))
 
 # -- runs ----------------------------------------------------------------------------------------
 st.divider()
 st.header("Federated runs")
-runs = launcher.list_federated()
+runs = jobs.list_federated()
 if not runs:
     st.info("No federated runs yet. Pick the clients above and press **Start federation** — or from a terminal: "
             "`python -m dpinfogan federated --clients 5 --split class --rounds 10 --local-steps 30`.")
@@ -133,9 +127,9 @@ if not runs:
 ids = [r.id for r in runs]
 current = st.session_state.get("fed_run")
 chosen = st.selectbox("Show run", ids, index=ids.index(current) if current in ids else 0, key="fed_show",
-                      format_func=lambda i: f"{STATE_ICONS.get(launcher.state(runs[ids.index(i)]), '?')} {i}")
+                      format_func=lambda i: f"{STATE_ICONS.get(runs[ids.index(i)].state, '?')} {i}")
 st.session_state.fed_run = chosen
-active = launcher.state(runs[ids.index(chosen)]) in ("queued", "running", "stopping") or launcher.isolated_running(
+active = runs[ids.index(chosen)].state in ("queued", "running", "stopping") or jobs.isolated_running(
     runs[ids.index(chosen)].path)
 
 
@@ -183,14 +177,7 @@ def _heat_map(metrics: list[dict], held: list[int], key: str, start: list[float]
     if not rows:
         st.info("No per-digit readings yet (they appear after the first round).")
         return
-    z = [[m["digit_accuracy"][d] for m in rows] for d in range(10)]  # (10 digits, rounds)
-    labels = [f"{d} (held)" if d in held else str(d) for d in range(10)]
-    fig = go.Figure(go.Heatmap(z=z, x=[m["round"] for m in rows], y=labels, zmin=0, zmax=1, colorscale="Viridis",
-                               colorbar=dict(title="read as<br>its digit", tickformat=".0%"),
-                               hovertemplate="round %{x}, digit %{y}: %{z:.0%}<extra></extra>"))
-    fig.update_layout(height=300, xaxis_title="round", yaxis_title="digit code", yaxis_type="category",
-                      margin=dict(l=10, r=10, t=10, b=10))
-    st.plotly_chart(fig, key=key)
+    st.plotly_chart(charts.digit_heatmap_figure(rows, held), key=key)
     last = rows[-1]["digit_accuracy"]
     drawn = [d for d in range(10) if last[d] >= COVERED_AT]
     st.caption(f"Round {rows[-1]['round']}: draws {len(drawn)}/10 digits recognisably"
@@ -223,8 +210,8 @@ def _digit_maps(run) -> None:
 
 @st.fragment(run_every=2.0 if active else None)
 def live_panel() -> None:
-    run = read_run(runs[ids.index(chosen)].path)
-    state = launcher.state(run)
+    job = jobs.get_job(runs[ids.index(chosen)].path)
+    run, state = job.info, job.state
     fedcfg = run.config.get("federated", {})
     names = [str(i) for i in range(10)]
     total = int(run.status.get("rounds") or fedcfg.get("rounds") or 1)
@@ -234,53 +221,42 @@ def live_panel() -> None:
     st.progress(min(done / max(total, 1), 1.0))
     if state in ("queued", "running"):
         if st.button("⏹ Stop after this round", key="fed_stop"):
-            launcher.stop(run.path)
+            jobs.stop(run.path)
             st.rerun()
     if state == "failed":
-        st.code(launcher.log_tail(run.path) or "(no log)", language=None)
+        st.code(jobs.log_tail(run.path) or "(no log)", language=None)
     void = _void_reason(run.path)
     if void:
         st.warning(f"**Not differentially private (ε = ∞):** {void}. The ε curve below is what its accountant "
                    "counted, but the guarantee does not hold for these weights.")
     if run.metrics:
         st.dataframe(_client_table(run, names), hide_index=True, width="stretch")
-        fig = go.Figure()
-        n_clients = len(run.metrics[-1].get("client_epsilon", []))
-        for c in range(n_clients):
-            fig.add_scatter(x=[m["round"] for m in run.metrics],
-                            y=[m["client_epsilon"][c] if c < len(m.get("client_epsilon", [])) else None for m in run.metrics],
-                            mode="lines+markers", name=f"client {c}")
-        if fedcfg.get("epsilon"):
-            fig.add_hline(y=float(fedcfg["epsilon"]), line_dash="dash", annotation_text="budget")
-        fig.update_layout(height=260, xaxis_title="round", yaxis_title="ε spent (cumulative)",
-                          margin=dict(l=10, r=10, t=10, b=10))
-        st.plotly_chart(fig, key="fed_eps_chart")
+        st.plotly_chart(charts.client_epsilon_figure(run.metrics, fedcfg.get("epsilon")), key="fed_eps_chart")
         secs = [m["seconds"] for m in run.metrics]
         st.caption(f"Seconds per round: last {secs[-1]:.1f}, mean {sum(secs) / len(secs):.1f}.")
     _digit_maps(run)
     grid = run.path / "samples" / "latest.png"
     iso = run.path / "isolated" / "client-0" / "samples" / "latest.png"
     held = _held(fedcfg).get(0, {}).get("classes", [])
-    c1, c2 = st.columns(2)
-    with c1:
-        st.markdown("**Global (federated) model** — one row per digit code")
-        if grid.is_file():
-            st.image(grid.read_bytes(), width="stretch")
-        else:
-            st.info("The first grid appears after round 1.")
-    with c2:
-        st.markdown("**Client 0 alone** — same data, budget and steps, no federation")
-        if iso.is_file():
-            st.image(iso.read_bytes(), width="stretch")
-        else:
-            st.info("Trained after the federation finishes (when chosen at start).")
+    for col, title, png, pending in zip(
+            st.columns(2),
+            ("**Global (federated) model** — one row per digit code",
+             "**Client 0 alone** — same data, budget and steps, no federation"),
+            (grid, iso),
+            ("The first grid appears after round 1.", "Trained after the federation finishes (when chosen at start).")):
+        with col:
+            st.markdown(title)
+            if png.is_file():
+                st.image(png.read_bytes(), width="stretch")
+            else:
+                st.info(pending)
     if held:
         never = [d for d in range(10) if d not in held]
         if never:
             st.caption(f"Client 0 only ever held digits {', '.join(map(str, held))}: rows "
                        f"{', '.join(map(str, never))} in the federated grid are digits it never saw.")
     was = st.session_state.get("fed_was_active")
-    now = state in ("queued", "running", "stopping") or launcher.isolated_running(run.path)
+    now = state in ("queued", "running", "stopping") or jobs.isolated_running(run.path)
     st.session_state.fed_was_active = now
     if was and not now:
         st.rerun(scope="app")

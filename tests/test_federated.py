@@ -24,8 +24,9 @@ from dp_accounting import rdp
 from dpinfogan.accounting import epsilon_of
 from dpinfogan.checkpoint import load_checkpoint, read_metadata
 from dpinfogan.cli import main
+from dpinfogan.federated.config import FedConfig
 from dpinfogan.federated.task import (
-    BudgetExhausted, FedConfig, initial_weights, load_model_weights, local_data, local_round, model_weights,
+    BudgetExhausted, initial_weights, load_model_weights, local_data, local_round, model_weights,
 )
 from dpinfogan.runs import read_run
 
@@ -47,7 +48,7 @@ def _digits_once(monkeypatch, digits):
 def tiny_fed(**over) -> FedConfig:
     base = dict(clients=2, rounds=2, local_steps=3, batch_size=32, g_width=16, d_width=8, d_hidden=16, noise_dim=8,
                 epsilon=10.0, delta=1e-5)
-    return FedConfig(**{**base, **over})
+    return FedConfig.of(**{**base, **over})
 
 
 def dp_accounting_eps(sigma: float, q: float, steps: int, delta: float) -> float:
@@ -67,12 +68,12 @@ def test_accountant_state_survives_rounds():
         eps.append(m["epsilon"])
         sigmas.append(m["sigma"])
         assert m["steps"] == rnd * fed.local_steps and m["num-examples"] == len(data) == 2000
-    assert eps[0] < eps[1] < eps[2] <= fed.epsilon
+    assert eps[0] < eps[1] < eps[2] <= fed.train.privacy.epsilon
     assert sigmas[0] == sigmas[1] == sigmas[2]  # σ calibrated once, for R·E steps
-    q = fed.batch_size / len(data)
+    q = fed.train.batch_size / len(data)
     # ε after round 2 = one accountant over all 2·E steps, and dp-accounting agrees
-    assert eps[1] == pytest.approx(epsilon_of("rdp", [(sigmas[0], q, 2 * fed.local_steps)], fed.delta), rel=1e-9)
-    assert eps[2] == pytest.approx(dp_accounting_eps(sigmas[0], q, 3 * fed.local_steps, fed.delta), rel=0.01)
+    assert eps[1] == pytest.approx(epsilon_of("rdp", [(sigmas[0], q, 2 * fed.local_steps)], fed.train.privacy.delta), rel=1e-9)
+    assert eps[2] == pytest.approx(dp_accounting_eps(sigmas[0], q, 3 * fed.local_steps, fed.train.privacy.delta), rel=0.01)
     with pytest.raises(BudgetExhausted, match="budget"):  # R·E steps spent: the client refuses round 4
         local_round(fed, data, 1, 4, w, state)
 
@@ -164,9 +165,9 @@ def test_client_app_reply_holds_weights_and_public_facts_only(digits):
     for r in replies:
         assert set(r.content.keys()) == {"arrays", "metrics"}
         m = dict(r.content["metrics"])
-        q = fed.batch_size / m["num-examples"]
+        q = fed.train.batch_size / m["num-examples"]
         assert m["sample_rate"] == pytest.approx(q) and m["steps"] == fed.local_steps
-        assert m["epsilon"] == pytest.approx(epsilon_of("rdp", [(m["sigma"], q, fed.local_steps)], fed.delta))
+        assert m["epsilon"] == pytest.approx(epsilon_of("rdp", [(m["sigma"], q, fed.local_steps)], fed.train.privacy.delta))
         assert set(m) == {"client", "epsilon", "sigma", "sample_rate", "steps", "steps_left", "delta", "num-examples"}
 
 
@@ -199,8 +200,8 @@ def _check_run(run_dir: Path, fed: FedConfig, rounds: int) -> None:
     assert len(last["client_epsilon"]) == fed.clients
     for c in last["clients"]:  # every client's ε is reproduced by dp-accounting from (σ, q, steps)
         assert c["steps"] == rounds * fed.local_steps
-        assert c["epsilon"] == pytest.approx(dp_accounting_eps(c["sigma"], c["sample_rate"], int(c["steps"]), fed.delta), rel=0.01)
-        assert c["epsilon"] <= fed.epsilon
+        assert c["epsilon"] == pytest.approx(dp_accounting_eps(c["sigma"], c["sample_rate"], int(c["steps"]), fed.train.privacy.delta), rel=0.01)
+        assert c["epsilon"] <= fed.train.privacy.epsilon
     if rounds > 1:
         assert all(b > a for a, b in zip(info.metrics[-2]["client_epsilon"], last["client_epsilon"]))
     assert (run_dir / "samples" / "latest.png").is_file()
@@ -369,25 +370,71 @@ def test_deployment_engine_loopback_smoke(tmp_path):
 
 
 # -- launcher and the Federated page -------------------------------------------------------------
-def test_launcher_argv_reproduces_the_config(tmp_path):
-    from dpinfogan.cli import build_parser
-    from dpinfogan.federated.cli import fed_from_args
-    from dpinfogan.federated.launcher import federated_argv
+def test_the_app_queues_a_federation_like_a_training_run(tmp_path, monkeypatch):
+    """One launcher: a federation is a queued job of kind "federated" whose settings the child reads
+    back from config.json (no command line, no second job file)."""
+    from dpinfogan import jobs
+    from dpinfogan.worker import RUNNERS, read_fed_config
 
-    fed = tiny_fed(split="dirichlet", alpha=0.3, central_sigma=0.5, central_clip=2.0, lr_d=3e-4)
-    argv = federated_argv(fed, tmp_path / "r", isolated=1)
-    args = build_parser().parse_args(argv[3:])
-    assert args.run_dir == tmp_path / "r" and args.isolated == 1
-    assert fed_from_args(args).to_dict() == fed.to_dict()
+    monkeypatch.setattr(jobs, "pump", lambda root=None: [])  # queue only: nothing starts here
+    fed = tiny_fed(split="dirichlet", alpha=0.3, central_sigma=0.5, central_clip=2.0, lr_d=3e-4, clip_fake="batch")
+    run = jobs.launch_federated(fed, isolated=1, root=tmp_path)
+    job = json.loads((run / "job.json").read_text())
+    assert job["kind"] == "federated" and job["isolated"] == 1 and "federated" in RUNNERS
+    assert read_fed_config(run) == fed
+    assert "argv" not in job and not (run / "fedjob.json").exists()
+    assert json.loads((run / "config.json").read_text())["federated"] == fed.to_dict()
+    listed = jobs.list_federated(tmp_path)
+    assert [j.id for j in listed][:1] == [run.name] and listed[0].state == "queued"
+    assert listed[0].target_steps == fed.total_steps
+
+
+def test_a_queued_federation_runs_in_the_background(tmp_path):
+    """The app's path end to end: the supervisor starts the worker, which runs Flower's simulation
+    engine into the queued folder and then trains the isolated client."""
+    pytest.importorskip("ray", reason="Flower's simulation engine needs ray (requirements.txt)")
+    from dpinfogan import jobs
+
+    fed = tiny_fed(rounds=1, local_steps=2)
+    run = jobs.launch_federated(fed, isolated=0, root=tmp_path)
+    job = jobs.wait(run, timeout_s=600)
+    assert job.state == "finished", jobs.log_tail(run, 40)
+    _check_run(run, fed, rounds=1)
+    end = time.time() + 300  # the isolated client trains after the federation, in the same child
+    while jobs.isolated_running(run) or not (run / "isolated" / "client-0" / "checkpoint.safetensors").exists():
+        assert time.time() < end, jobs.log_tail(run, 40)
+        time.sleep(1)
+    assert read_run(run / "isolated" / "client-0").state == "finished"
+
+
+def test_the_isolated_client_holds_its_federations_slot(tmp_path, monkeypatch):
+    """After the federation finishes, its child trains the isolated client: the queue waits for it."""
+    from dpinfogan import jobs
+    from dpinfogan.runs import RunWriter
+
+    monkeypatch.setenv("DPINFOGAN_MAX_JOBS", "1")
+    fed = tiny_fed()
+    done = tmp_path / "20260101-000000-fed0"
+    RunWriter(done).write_config(fed.folder_config())
+    RunWriter(done).status("finished")
+    iso = RunWriter(done / "isolated" / "client-0")
+    iso.write_config(fed.train_config().to_dict())
+    iso.status("running")  # this process: alive
+    started = []
+    monkeypatch.setattr(jobs, "_start", lambda path: started.append(path) or True)
+    waiting = jobs.queue("federated", fed.folder_config(), target_steps=fed.total_steps, root=tmp_path)
+    assert jobs.pump(tmp_path) == [] and started == []
+    iso.status("finished")
+    assert jobs.pump(tmp_path) == [waiting]
 
 
 def test_launch_rejects_bad_input_and_creates_nothing(tmp_path):
-    from dpinfogan.federated import launcher
+    from dpinfogan import jobs
 
     with pytest.raises(ValueError, match="α"):
-        launcher.launch(tiny_fed(split="dirichlet", alpha=0.0), root=tmp_path)
+        jobs.launch_federated(tiny_fed(split="dirichlet", alpha=0.0), root=tmp_path)
     with pytest.raises(ValueError, match="isolated"):
-        launcher.launch(tiny_fed(), isolated=2, root=tmp_path)
+        jobs.launch_federated(tiny_fed(), isolated=2, root=tmp_path)
     assert not any(tmp_path.iterdir())
 
 
@@ -404,7 +451,7 @@ def _fake_finished_run(root: Path) -> Path:
                "steps_left": 6.0 - 3 * rnd, "num-examples": 2000.0} for c in range(2)]
         run.record_round(rnd, w, ms, seconds=1.5)
     run.finish("finished")
-    from dpinfogan.federated.cli import train_isolated
+    from dpinfogan.federated.simulation import train_isolated
 
     train_isolated(fed, 0, run.path)  # client 0 alone: its own per-digit readings, once per E steps
     return run.path

@@ -187,3 +187,24 @@ def test_stop_on_a_run_whose_process_is_not_ours_marks_it_stopped(tmp_path):
     finally:
         other.kill()
         other.wait()
+
+
+def test_the_worker_leaves_even_when_its_job_left_threads_behind(tmp_path):
+    """A crashed Flower simulation leaves non-daemon threads behind: the worker still exits with the
+    job's code, so the run does not hold its queue slot forever."""
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    run = tmp_path / "r"
+    run.mkdir()
+    (run / "job.json").write_text(json.dumps({"kind": "stuck"}))
+    code = ("import sys, threading, time\nfrom pathlib import Path\nfrom dpinfogan import worker\n"
+            "def stuck(run_dir, job):\n"
+            "    threading.Thread(target=time.sleep, args=(3600,)).start()\n"
+            "    print('error: simulated crash', file=sys.stderr)\n"
+            "    return 2\n"
+            "worker.RUNNERS['stuck'] = stuck\nworker.leave(worker.main(Path(sys.argv[1])))\n")
+    root = Path(__file__).resolve().parent.parent
+    proc = subprocess.run([sys.executable, "-c", code, str(run)], capture_output=True, text=True, timeout=240, cwd=root)
+    assert proc.returncode == 2 and "simulated crash" in proc.stderr

@@ -2,7 +2,7 @@
 
 ``options`` (option groups shared by several commands, and the options -> config translation),
 ``train`` (train, sweep), ``evaluate`` (evaluate, train-evaluator, attack), ``checkpoints`` (info,
-sample, export, zoo-card); ``federated`` comes from :mod:`dpinfogan.federated.cli`. Each command
+sample, export, zoo-card), ``federated`` (the federation on Flower). Each command
 parses its options and calls one library function with typed arguments.
 
 Bad input prints one ``error: ...`` line and exits with code 2; nothing is half-written.
@@ -16,6 +16,7 @@ from typing import Optional
 
 from .checkpoints import add_export_parser, add_info_parser, add_sample_parser, add_zoo_card_parser
 from .evaluate import add_attack_parser, add_evaluate_parser, add_train_evaluator_parser
+from .federated import add_federated_parser
 from .options import UsageError, add_network_options, config_from_args
 from .train import add_sweep_parser, add_train_parser
 
@@ -23,11 +24,6 @@ __all__ = ["UsageError", "add_network_options", "build_parser", "config_from_arg
 
 
 def build_parser() -> argparse.ArgumentParser:
-    # Imported here, not at the top: dpinfogan.federated.cli imports add_network_options from this
-    # package, so a top-level import would be a loop (importing federated.cli first would fail).
-    # The federated command moves into this package with the federated launcher/CLI unification.
-    from ..federated.cli import add_federated_parser
-
     parser = argparse.ArgumentParser(
         prog="python -m dpinfogan",
         description="DP-InfoGAN: InfoGAN trained with differentially private SGD (Opacus, RDP accountant).",

@@ -38,6 +38,40 @@ def add_network_options(group, *, d_steps_per_g: int, lr_d: float, lr_g: float, 
     group.add_argument("--n-continuous", type=whole(0, 64), default=n_continuous, help="continuous codes, U(-1,1)")
 
 
+def add_mechanism_options(group, p: PrivacyConfig) -> None:
+    """How the private step clips and counts, shared by ``train`` and ``federated``."""
+    group.add_argument("--max-grad-norm", "-C", type=CLIP, default=p.max_grad_norm, help="per-sample clipping norm C (L2)")
+    group.add_argument("--accountant", default=p.accountant, choices=ACCOUNTANTS, help="rdp = moments accountant (paper); prv")
+    group.add_argument("--dp-step", default=p.dp_step, choices=DP_STEPS, help="fast ghost-norm step or the Opacus reference")
+    group.add_argument("--clip-fake", default=p.clip_fake, choices=CLIP_FAKE,
+                       help="generated samples' term (no privacy role, no noise) clipped to C per sample, "
+                            "as one batch vector, or not at all")
+
+
+def add_objective_options(group, d: TrainConfig) -> None:
+    """The loss weights, Adam's β1 and Q's log-std, shared by ``train`` and ``federated``."""
+    group.add_argument("--lambda-cat", type=WEIGHT, default=d.lambda_cat, help="weight of the categorical MI term")
+    group.add_argument("--lambda-cont", type=WEIGHT, default=d.lambda_cont, help="weight of the continuous MI term")
+    group.add_argument("--lambda-label", type=WEIGHT, default=d.lambda_label, help="labels mode: weight of the real-label term")
+    group.add_argument("--beta1", type=number(0.0, 1.0, what="Adam β1"), default=d.beta1, help="Adam β1 of both optimisers")
+    group.add_argument("--q-log-std", action=argparse.BooleanOptionalAction, default=d.model.q_log_std,
+                       help="Q also predicts a log-std per continuous code (else a fixed std of 1)")
+
+
+def add_free_options(group, *, adaptive_d_steps: Optional[bool], ema_decay: Optional[float],
+                     warm_start: Optional[str]) -> None:
+    """The recipe's pieces that cost no privacy, shared by ``train`` (defaults None: the recipe's)
+    and ``federated`` (where they act on the server's generator with ``--generator server``)."""
+    group.add_argument("--adaptive-d-steps", action=argparse.BooleanOptionalAction, default=adaptive_d_steps,
+                       help="raise D steps per G step 1→2→5→10→20→50 when D's accuracy on generated images "
+                            "(EMA 0.99) falls to 0.6 (free in privacy)")
+    group.add_argument("--ema-decay", type=number(0.0, 0.999999, what="EMA decay"), default=ema_decay,
+                       help="EMA of the generator's weights for sampling and export (0 = off; 0.999 typical)")
+    group.add_argument("--warm-start", default=warm_start, metavar="CKPT",
+                       help="initialise G and D from a checkpoint trained on public data (stroke-digits, "
+                            "font-digits); '' = random init; no privacy cost")
+
+
 def add_eval_options(p) -> None:
     """The evaluation options, shared by ``evaluate`` and ``sweep``."""
     p.add_argument("--n", type=SAMPLES, default=10000, help="generated samples for FID / IS / code accuracy")
@@ -62,12 +96,7 @@ def add_training_options(p) -> None:
                         "Default: 1e-5, or the largest power of ten ≤ 1/(10·N) (1e-6 for full MNIST)")
     g.add_argument("--sigma", "--noise-multiplier", dest="sigma", type=SIGMA, default=None,
                    help="fixed noise multiplier σ (noise std σ·C); default: calibrated from --epsilon")
-    g.add_argument("--max-grad-norm", "-C", type=CLIP, default=1.0, help="per-sample clipping norm C (L2)")
-    g.add_argument("--accountant", default="rdp", choices=ACCOUNTANTS, help="rdp = moments accountant (paper); prv")
-    g.add_argument("--dp-step", default="fast", choices=DP_STEPS, help="fast ghost-norm step or the Opacus reference")
-    g.add_argument("--clip-fake", default=PrivacyConfig.clip_fake, choices=CLIP_FAKE,
-                   help="generated samples' term (no privacy role, no noise) clipped to C per sample, "
-                        "as one batch vector, or not at all")
+    add_mechanism_options(g, PrivacyConfig())
     t = p.add_argument_group("training (defaults: the recipe's, see --recipe)")
     t.add_argument("--recipe", choices=sorted(RECIPES), default=None,
                    help="named settings; an option given here overrides its value. Default: "
@@ -76,22 +105,10 @@ def add_training_options(p) -> None:
     t.add_argument("--steps", type=whole(1, 10**9, "steps"), default=None,
                    help="planned discriminator steps (the run stops earlier if ε is spent)")
     t.add_argument("--epochs", type=number(0.0, 1e6, open_lo=True), default=None, help="planned epochs instead of --steps (steps = epochs·N/batch)")
-    t.add_argument("--lambda-cat", type=WEIGHT, default=d.lambda_cat, help="weight of the categorical MI term")
-    t.add_argument("--lambda-cont", type=WEIGHT, default=d.lambda_cont, help="weight of the continuous MI term")
-    t.add_argument("--lambda-label", type=WEIGHT, default=d.lambda_label, help="labels mode: weight of the real-label term")
-    t.add_argument("--beta1", type=number(0.0, 1.0, what="Adam β1"), default=d.beta1, help="Adam β1 of both optimisers")
+    add_objective_options(t, d)
     add_network_options(t, d_steps_per_g=None, lr_d=None, lr_g=None, g_width=None,
                         d_width=None, d_hidden=m.d_hidden, noise_dim=z.noise_dim, n_continuous=z.n_continuous)
-    t.add_argument("--q-log-std", action=argparse.BooleanOptionalAction, default=m.q_log_std,
-                   help="Q also predicts a log-std per continuous code (else a fixed std of 1)")
-    t.add_argument("--adaptive-d-steps", action=argparse.BooleanOptionalAction, default=None,
-                   help="raise D steps per G step 1→2→5→10→20→50 when D's accuracy on generated images "
-                        "(EMA 0.99) falls to 0.6 (free in privacy)")
-    t.add_argument("--ema-decay", type=number(0.0, 0.999999, what="EMA decay"), default=None,
-                   help="EMA of the generator's weights for sampling and export (0 = off; 0.999 typical)")
-    t.add_argument("--warm-start", default=None, metavar="CKPT",
-                   help="initialise G and D from a checkpoint trained on public data (stroke-digits, font-digits); "
-                        "'' = random init; no privacy cost")
+    add_free_options(t, adaptive_d_steps=None, ema_decay=None, warm_start=None)
     t.add_argument("--seed", type=SEED, default=d.seed, help="random seed")
     t.add_argument("--threads", type=THREADS, default=0, help="CPU threads (0 = torch default)")
     o = p.add_argument_group("output")

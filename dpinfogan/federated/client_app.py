@@ -12,7 +12,8 @@ from __future__ import annotations
 from flwr.app import ArrayRecord, ConfigRecord, Context, Message, MetricRecord, RecordDict
 from flwr.clientapp import ClientApp
 
-from .task import FedConfig, local_data, local_round
+from .config import FedConfig
+from .task import local_data, local_round
 
 STATE_KEY = "dpinfogan-trainer"  # context.state record holding this client's saved trainer
 

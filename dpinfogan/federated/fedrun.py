@@ -18,17 +18,19 @@ from typing import Any, Mapping, Optional
 
 import torch
 
-from ..checkpoint import save_checkpoint
+from ..checkpoint import read_metadata, save_checkpoint
 from ..data import to_uint8
 from ..fileio import image_grid
 from ..latent import fixed_grid_latent
 from ..models import build_models
-from ..runs import RunWriter, new_run_dir, read_json
+from ..recipe import warm_start_info
+from ..runs import STOP_NAME, RunWriter, new_run_dir, read_json
 from ..secret import SOURCE as SECRET_SOURCE
 from .coverage import round_digit_accuracy
-from .task import FedConfig, load_model_weights
+from .config import FedConfig
+from .task import load_model_weights
 
-STOP_FILE = "stop_requested"  # written by the launcher (or a user) to stop after the current round
+STOP_FILE = STOP_NAME  # written by dpinfogan.jobs.stop (or a user, or a signal) to stop after the current round
 
 
 class FedRun:
@@ -48,26 +50,18 @@ class FedRun:
         self.g_steps = 0  # the server's generator steps so far (generator = "server")
         self.warm_start = None
         if self.cfg.warm_start:
-            from ..checkpoint import read_metadata
-            from ..recipe import warm_start_info
-
             self.warm_start = warm_start_info(read_metadata(self.cfg.warm_start), self.cfg.warm_start)
         # The server holds no data: the run folder records the split's settings, never what a
         # client holds (its class counts are statistics of private data).
-        self.config = {
-            **self.cfg.to_dict(),
-            "federated": fed.to_dict(),
-            "derived": {"target_steps": fed.rounds * fed.local_steps, "rounds": fed.rounds},
-        }
+        self.config = fed.folder_config()
         self.writer.write_config(self.config)
-        self.writer.status("running", round=0, rounds=fed.rounds, step=0,
-                           target_steps=fed.rounds * fed.local_steps, epsilon=0.0)
+        self.writer.status("running", round=0, rounds=fed.rounds, step=0, target_steps=fed.total_steps, epsilon=0.0)
 
     def record_start(self, weights: Mapping[str, Any]) -> None:
         """Note what the starting global generator draws (config.json ``derived.start_digit_accuracy``):
         round 0 of the heat maps, the same for the isolated client, which starts from the same weights."""
         load_model_weights(self.g, self.d, weights)
-        acc = round_digit_accuracy(self.g, self.cfg.latent, self.fed.dataset, self.cfg.code_mode)
+        acc = round_digit_accuracy(self.g, self.cfg.latent, self.cfg.dataset, self.cfg.code_mode)
         if acc is not None:
             self.config["derived"]["start_digit_accuracy"] = acc
             self.writer.write_config(self.config)
@@ -93,11 +87,11 @@ class FedRun:
             "client_epsilon": eps,
             "clients": [{k: v for k, v in self.clients[c].items()} for c in sorted(self.clients)],
             "seconds": round(seconds, 3), "elapsed": round(time.perf_counter() - self.t0, 3),
-            "target_steps": self.fed.rounds * self.fed.local_steps,
+            "target_steps": self.fed.total_steps,
             **server,
         }
         t = time.perf_counter()
-        acc = round_digit_accuracy(self.g, self.cfg.latent, self.fed.dataset, self.cfg.code_mode)
+        acc = round_digit_accuracy(self.g, self.cfg.latent, self.cfg.dataset, self.cfg.code_mode)
         if acc is not None:
             rec["digit_accuracy"] = acc
             rec["eval_seconds"] = round(time.perf_counter() - t, 3)
@@ -121,16 +115,16 @@ class FedRun:
         return {
             "private": True,
             "epsilon": worst["epsilon"] if worst else 0.0,
-            "target_epsilon": fed.epsilon,
-            "delta": fed.delta,
+            "target_epsilon": self.cfg.privacy.epsilon,
+            "delta": self.cfg.privacy.delta,
             "noise_multiplier": worst["sigma"] if worst else None,
-            "max_grad_norm": fed.max_grad_norm,
+            "max_grad_norm": self.cfg.privacy.max_grad_norm,
             "sample_rate": worst["sample_rate"] if worst else None,
             "n_samples": int(worst["num-examples"]) if worst else None,
             "steps": int(worst["steps"]) if worst else 0,
-            "accountant": "rdp",
+            "accountant": self.cfg.privacy.accountant,
             "history": [[worst["sigma"], worst["sample_rate"], int(worst["steps"])]] if worst else [],
-            "dp_step": fed.dp_step,
+            "dp_step": self.cfg.privacy.dp_step,
             "randomness": SECRET_SOURCE,  # every client trains with dpinfogan.train.Trainer's secret source
             "federated": {
                 "clients": fed.clients, "split": fed.split, "rounds_done": self._rounds_done(),
@@ -157,7 +151,7 @@ class FedRun:
                       "g_steps": self.g_steps if self.fed.generator == "server" else steps // max(self.cfg.d_steps_per_g, 1),
                       "warm_start": self.warm_start, "generator_trained_on": self.fed.generator,
                       "seconds": round(time.perf_counter() - self.t0, 2),
-                      "dataset_source": f"{self.fed.dataset}, split over {self.fed.clients} clients ({self.fed.split})",
+                      "dataset_source": f"{self.cfg.dataset}, split over {self.fed.clients} clients ({self.fed.split})",
                       "federated": True, "threads": torch.get_num_threads()},
             code_to_label=list(range(self.cfg.latent.n_categories)) if self.cfg.code_mode == "labels" else None,
         )

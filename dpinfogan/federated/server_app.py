@@ -20,7 +20,8 @@ from flwr.serverapp import Grid, ServerApp
 from flwr.serverapp.strategy import DifferentialPrivacyServerSideFixedClipping, FedAdam, FedAvg, FedAvgM
 
 from .fedrun import FedRun
-from .task import FedConfig, ServerGenerator, initial_weights, only
+from .config import FedConfig
+from .task import ServerGenerator, initial_weights, only
 
 ROUND_TIMEOUT_S = 24 * 3600.0  # a round waits this long for its clients
 

@@ -1,5 +1,5 @@
-"""The federated task in plain PyTorch (no flwr): settings, weights in and out, one client round,
-and the server's generator.
+"""The federated task in plain PyTorch (no flwr): each client's data, weights in and out, one
+client round, and the server's generator. The settings are :class:`~dpinfogan.federated.config.FedConfig`.
 
 Two ways to train the generator (``FedConfig.generator``):
 
@@ -21,9 +21,7 @@ over all r·E steps, and σ is calibrated once, for the planned R·E steps of th
 """
 from __future__ import annotations
 
-import math
 import tempfile
-from dataclasses import asdict, dataclass, fields
 from pathlib import Path
 from typing import Any, Mapping, Optional
 
@@ -31,139 +29,25 @@ import numpy as np
 import torch
 
 from ..checkpoint import load_checkpoint
-from ..config import LatentConfig, ModelConfig, PrivacyConfig, TrainConfig
 from ..data import ImageData, load_dataset
-from ..partition import SPLITS, client_data, partition_indices, validate_split
+from ..models import build_models
+from ..partition import SPLITS, client_data, partition_indices
+from ..recipe import AdaptiveDSteps, GeneratorEMA, check_warm_start_fits
+from ..train import Trainer, generator_step
+from .config import FedConfig
 
 _OPACUS_PREFIX = "_module."  # Opacus' GradSampleModule wraps the model under this name
-
-
-GENERATOR_MODES = ("server", "client")
-STRATEGIES = ("fedavg", "fedavgm", "fedadam")
-
-
-def recipe_settings() -> dict[str, Any]:
-    """The single-machine private recipe (the zoo's D width and rates, adaptive n_D, EMA generator,
-    public warm start; dpinfogan/recipe.py) as FedConfig fields, for the page's "recipe" switch."""
-    from ..recipe import shipped_warm_start
-
-    warm = shipped_warm_start()
-    return {"d_width": 16, "g_width": 64, "d_hidden": 64, "noise_dim": 62, "n_continuous": 2, "lr_d": 1e-3,
-            "lr_g": 5e-4, "d_steps_per_g": 5, "adaptive_d_steps": True, "ema_decay": 0.999,
-            "warm_start": str(warm) if warm else ""}
 
 
 class BudgetExhausted(RuntimeError):
     """A client refuses a round that would push its ε past its budget."""
 
 
-@dataclass
-class FedConfig:
-    """One federation's settings. Flower's run config holds the same keys in kebab-case."""
-
-    dataset: str = "offline-digits"  # every client loads this dataset and keeps only its own part
-    clients: int = 2  # K, the number of clients (= Flower SuperNodes)
-    split: str = "class"  # "iid", "class" (client k holds its own digits) or "dirichlet"
-    alpha: float = 0.5  # Dirichlet concentration α (split = "dirichlet"); small α = skewed clients
-    rounds: int = 3  # R, federated rounds
-    local_steps: int = 20  # E, private discriminator steps per client per round
-    d_steps_per_g: int = 1  # discriminator steps per generator step (each on a fresh Poisson batch)
-    epsilon: float = 10.0  # each client's target ε (sample-level, over all R·E steps)
-    delta: float = 1e-5  # each client's δ; must be ≤ 1/(10·N_k) (1e-6 for 5 clients on full MNIST)
-    max_grad_norm: float = 1.0  # C, per-sample clipping norm
-    batch_size: int = 64  # expected Poisson batch (q_k = batch / N_k)
-    lr_d: float = 2e-4
-    lr_g: float = 1e-3
-    code_mode: str = "labels"
-    g_width: int = 64
-    d_width: int = 32
-    d_hidden: int = 64
-    noise_dim: int = 62
-    n_continuous: int = 2
-    dp_step: str = "fast"
-    seed: int = 0  # seeds the global model's initial weights, the split and the latents (never DP noise)
-    threads: int = 1  # torch threads per client
-    central_sigma: float = 0.0  # server-side DP: noise multiplier on the averaged update (0 = off)
-    central_clip: float = 1.0  # server-side DP: L2 clipping norm of each client's update
-    # Where G trains: "server" (against the averaged D, DP-FedAvg-GAN; clients train D only) or
-    # "client" (every client trains G and D, the server averages both). See the module docstring.
-    generator: str = "server"
-    # The server's aggregation of the weights it averages: Flower's "fedavg", "fedavgm" (server
-    # momentum) or "fedadam" (server Adam on the averaged update).
-    strategy: str = "fedavg"
-    server_lr: float = 1.0  # fedavgm's server learning rate; fedadam's η (use ~1e-3 there)
-    server_momentum: float = 0.9  # fedavgm's momentum β
-    # The quality issue's recipe (dpinfogan/recipe.py), free in privacy. With generator = "server"
-    # they act on the server: adaptive n_D sets how many G steps follow each round's E D steps, the
-    # EMA averages the server's G. A warm start (public font digits) is the global model's start.
-    adaptive_d_steps: bool = False
-    ema_decay: float = 0.0
-    warm_start: str = ""
-    run_dir: str = ""  # server: the run folder ("" = a new runs/<id>)
-
-    def validate(self) -> None:
-        validate_split(self.clients, max(self.clients, 1), self.split, self.alpha)  # K ≥ 1, the split, α > 0
-        for name in ("rounds", "local_steps"):
-            if getattr(self, name) < 1:
-                raise ValueError(f"{name.replace('_', ' ')} must be at least 1, got {getattr(self, name)}")
-        if not (self.epsilon > 0 and math.isfinite(self.epsilon)):
-            raise ValueError(f"each client's ε must be a positive finite number, got {self.epsilon}")
-        if self.central_sigma < 0 or self.central_clip <= 0:
-            raise ValueError("central DP needs σ ≥ 0 and a clipping norm > 0")
-        if self.generator not in GENERATOR_MODES:
-            raise ValueError(f"generator must be one of {GENERATOR_MODES}, got {self.generator!r}")
-        if self.strategy not in STRATEGIES:
-            raise ValueError(f"strategy must be one of {STRATEGIES}, got {self.strategy!r}")
-        if not (self.server_lr > 0 and math.isfinite(self.server_lr)) or not 0 <= self.server_momentum < 1:
-            raise ValueError("the server strategy needs a learning rate > 0 and a momentum in [0, 1)")
-        cfg = self.train_config()
-        cfg.validate()
-        from ..recipe import warm_start_problem
-
-        problem = warm_start_problem(cfg)
-        if problem:
-            raise ValueError(f"warm start {self.warm_start}: {problem}")
-
-    def train_config(self, seed: Optional[int] = None) -> TrainConfig:
-        """A client's :class:`TrainConfig`: planned steps = R·E, so σ is calibrated for the whole run."""
-        return TrainConfig(
-            dataset=self.dataset, code_mode=self.code_mode, batch_size=self.batch_size,
-            steps=self.rounds * self.local_steps, d_steps_per_g=self.d_steps_per_g, lr_d=self.lr_d, lr_g=self.lr_g,
-            seed=self.seed if seed is None else seed, threads=self.threads,
-            sample_every=10**9, checkpoint_every=10**9,  # the server writes grids and checkpoints
-            adaptive_d_steps=self.adaptive_d_steps, ema_decay=self.ema_decay, warm_start=self.warm_start,
-            model=ModelConfig(g_width=self.g_width, d_width=self.d_width, d_hidden=self.d_hidden),
-            latent=LatentConfig(noise_dim=self.noise_dim, n_continuous=self.n_continuous),
-            privacy=PrivacyConfig(epsilon=self.epsilon, delta=self.delta, max_grad_norm=self.max_grad_norm,
-                                  dp_step=self.dp_step),
-        )
-
-    def to_dict(self) -> dict[str, Any]:
-        return asdict(self)
-
-    def to_run_config(self) -> dict[str, Any]:
-        """Flower run config (kebab-case keys, scalar values)."""
-        return {k.replace("_", "-"): v for k, v in asdict(self).items()}
-
-    @classmethod
-    def from_run_config(cls, rc: Mapping[str, Any]) -> "FedConfig":
-        """From a Flower run config or a message's ConfigRecord; unknown keys are ignored."""
-        out = cls()
-        for f in fields(cls):
-            key = f.name.replace("_", "-")
-            if key in rc:
-                default, value = getattr(out, f.name), rc[key]
-                if isinstance(default, bool) and isinstance(value, str):
-                    value = value.strip().lower() in ("true", "1", "yes")
-                setattr(out, f.name, type(default)(value))
-        return out
-
-
 def load_partitions(fed: FedConfig, data: Optional[ImageData] = None) -> tuple[ImageData, list[np.ndarray]]:
     """The dataset and every client's indices; checks each part can be trained on privately."""
-    data = data if data is not None else load_dataset(fed.dataset)
-    parts = partition_indices(data.labels, fed.clients, fed.split, alpha=fed.alpha, seed=fed.seed,
-                              min_size=fed.batch_size)
+    data = data if data is not None else load_dataset(fed.train.dataset)
+    parts = partition_indices(data.labels, fed.clients, fed.split, alpha=fed.alpha, seed=fed.train.seed,
+                              min_size=fed.train.batch_size)
     for k, p in enumerate(parts):
         try:
             fed.train_config().validate(len(p))
@@ -177,11 +61,12 @@ _DATA_CACHE: dict[tuple, ImageData] = {}
 
 def local_data(fed: FedConfig, client: int) -> ImageData:
     """Client ``client``'s part of the dataset (cached per process: Flower reuses its workers)."""
-    key = (fed.dataset, fed.clients, fed.split, fed.alpha, fed.seed, fed.batch_size, client)
+    t = fed.train
+    key = (t.dataset, fed.clients, fed.split, fed.alpha, t.seed, t.batch_size, client)
     if key not in _DATA_CACHE:
-        full = load_dataset(fed.dataset)
-        _DATA_CACHE[key] = client_data(full, client, fed.clients, fed.split, alpha=fed.alpha, seed=fed.seed,
-                                       min_size=fed.batch_size)
+        full = load_dataset(t.dataset)
+        _DATA_CACHE[key] = client_data(full, client, fed.clients, fed.split, alpha=fed.alpha, seed=t.seed,
+                                       min_size=t.batch_size)
     return _DATA_CACHE[key]
 
 
@@ -221,14 +106,10 @@ def load_model_weights(g: Optional[torch.nn.Module], d: Optional[torch.nn.Module
 
 def initial_weights(fed: FedConfig) -> dict[str, torch.Tensor]:
     """The global model's starting weights (every client starts from these, not its own seed)."""
-    from ..models import build_models
-
     cfg = fed.train_config()
-    torch.manual_seed(fed.seed)
+    torch.manual_seed(cfg.seed)
     g, d = build_models(cfg.model, cfg.latent)
     if cfg.warm_start:  # public weights: no privacy spent (dpinfogan/recipe.py)
-        from ..recipe import check_warm_start_fits
-
         warm = load_checkpoint(cfg.warm_start)
         check_warm_start_fits(cfg, warm.config)
         g.load_state_dict(warm.generator.state_dict())
@@ -240,7 +121,7 @@ def initial_weights(fed: FedConfig) -> dict[str, torch.Tensor]:
 def client_seed(fed: FedConfig, client: int, rnd: int) -> int:
     """A public seed per (client, round) for the latents. The Poisson batches and the DP noise come
     from the trainer's secret source (:mod:`dpinfogan.secret`), never from this seed."""
-    return (fed.seed * 1_000_003 + client * 10_007 + rnd) % (2**31 - 1)
+    return (fed.train.seed * 1_000_003 + client * 10_007 + rnd) % (2**31 - 1)
 
 
 def local_round(fed: FedConfig, data: ImageData, client: int, rnd: int, weights: Mapping[str, Any],
@@ -260,8 +141,6 @@ def local_round(fed: FedConfig, data: ImageData, client: int, rnd: int, weights:
     Raises:
         BudgetExhausted: E more steps would push this client's ε past its target.
     """
-    from ..train import Trainer
-
     resume = _load_state(state) if state else None
     cfg = fed.train_config(seed=client_seed(fed, client, rnd))
     cfg.warm_start = ""  # the global weights below replace any initial weights
@@ -271,7 +150,7 @@ def local_round(fed: FedConfig, data: ImageData, client: int, rnd: int, weights:
     trainer = Trainer(cfg, data, resume=resume)
     if trainer.budget_steps < fed.local_steps:
         raise BudgetExhausted(
-            f"client {client}: {fed.local_steps} more steps would exceed its budget ε = {fed.epsilon:g} "
+            f"client {client}: {fed.local_steps} more steps would exceed its budget ε = {fed.train.privacy.epsilon:g} "
             f"(spent ε = {trainer.epsilon():.4g} after {trainer.step_count} steps)"
         )
     load_model_weights(trainer.g, trainer.d, weights)
@@ -302,15 +181,12 @@ class ServerGenerator:
     """
 
     def __init__(self, fed: FedConfig, weights: Mapping[str, Any]):
-        from ..models import build_models
-        from ..recipe import AdaptiveDSteps, GeneratorEMA
-
         self.fed, self.cfg = fed, fed.train_config()
         self.g, self.d = build_models(self.cfg.model, self.cfg.latent)
         load_model_weights(self.g, self.d, weights)
         self.g.train()
         self.opt = torch.optim.Adam(self.g.parameters(), lr=self.cfg.lr_g, betas=(self.cfg.beta1, 0.999))
-        self.rng = torch.Generator().manual_seed(fed.seed)  # latents only: public
+        self.rng = torch.Generator().manual_seed(self.cfg.seed)  # latents only: public
         self.ema = GeneratorEMA(self.g, self.cfg.ema_decay) if self.cfg.ema_decay > 0 else None
         self.adaptive = AdaptiveDSteps(self.cfg.d_steps_per_g) if self.cfg.adaptive_d_steps else None
         self.n_d = self.cfg.d_steps_per_g
@@ -318,8 +194,6 @@ class ServerGenerator:
 
     def train_round(self, d_weights: Mapping[str, Any]) -> dict[str, float]:
         """Load the aggregated D, take this round's G steps; returns statistics of generated data."""
-        from ..train import generator_step
-
         load_model_weights(None, self.d, d_weights)
         self._owed += self.fed.local_steps / self.n_d
         k = int(self._owed + 1e-9)
@@ -361,6 +235,6 @@ def _load_state(state: bytes):
 
 
 __all__ = [
-    "SPLITS", "GENERATOR_MODES", "STRATEGIES", "BudgetExhausted", "FedConfig", "ServerGenerator", "load_partitions",
+    "SPLITS", "BudgetExhausted", "ServerGenerator", "load_partitions",
     "local_data", "model_weights", "load_model_weights", "only", "initial_weights", "local_round",
 ]

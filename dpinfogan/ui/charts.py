@@ -1,5 +1,6 @@
-"""Every Plotly figure of the app: training curves, ε spent, ε versus quality, the frontier, and the
-privacy attacks' ROC curves, AUC against ε and canary gaps."""
+"""Every Plotly figure of the app: training curves, ε spent, ε versus quality, the frontier, the
+privacy attacks' ROC curves, AUC against ε and canary gaps, and the federation's client split,
+per-client ε and per-digit heat map."""
 from __future__ import annotations
 
 import math
@@ -168,4 +169,42 @@ def canary_gap_figure(labels: Sequence[str], gaps: Sequence[float], errors: Sequ
     fig.add_hline(y=0, line_color="#999")
     fig.update_layout(title="How much higher D scores inserted canaries than held-out ones (± 2 SE)",
                       yaxis_title="mean D logit: inserted − held out", height=360, margin=dict(l=10, r=10, t=40, b=10))
+    return fig
+
+
+# -- federated -----------------------------------------------------------------------------------
+_TIGHT = dict(margin=dict(l=10, r=10, t=10, b=10))
+
+
+def client_split_figure(infos: Sequence[dict], names: Sequence[str]) -> go.Figure:
+    """Each client's images by digit, stacked (``infos``: :meth:`dpinfogan.partition.PartInfo.to_dict`)."""
+    fig = go.Figure([go.Bar(name=names[c], x=[f"client {i['client']}" for i in infos],
+                            y=[i["counts"][c] for i in infos]) for c in range(len(names))])
+    fig.update_layout(barmode="stack", height=260, legend_title_text="digit", **_TIGHT)
+    return fig
+
+
+def client_epsilon_figure(metrics: Sequence[dict], budget: Optional[float] = None) -> go.Figure:
+    """Every client's cumulative ε after each round, with the budget as a dashed line."""
+    fig = go.Figure()
+    n_clients = len(metrics[-1].get("client_epsilon", [])) if metrics else 0
+    for c in range(n_clients):
+        fig.add_scatter(x=[m["round"] for m in metrics],
+                        y=[m["client_epsilon"][c] if c < len(m.get("client_epsilon", [])) else None for m in metrics],
+                        mode="lines+markers", name=f"client {c}")
+    if budget:
+        fig.add_hline(y=float(budget), line_dash="dash", annotation_text="budget")
+    fig.update_layout(height=260, xaxis_title="round", yaxis_title="ε spent (cumulative)", **_TIGHT)
+    return fig
+
+
+def digit_heatmap_figure(rows: Sequence[dict], held: Sequence[int]) -> go.Figure:
+    """Per-digit accuracy (rows: digit codes 0–9) over rounds, from metrics' ``digit_accuracy``;
+    the digits in ``held`` are marked "(held)"."""
+    z = [[m["digit_accuracy"][d] for m in rows] for d in range(10)]  # (10 digits, rounds)
+    labels = [f"{d} (held)" if d in held else str(d) for d in range(10)]
+    fig = go.Figure(go.Heatmap(z=z, x=[m["round"] for m in rows], y=labels, zmin=0, zmax=1, colorscale="Viridis",
+                               colorbar=dict(title="read as<br>its digit", tickformat=".0%"),
+                               hovertemplate="round %{x}, digit %{y}: %{z:.0%}<extra></extra>"))
+    fig.update_layout(height=300, xaxis_title="round", yaxis_title="digit code", yaxis_type="category", **_TIGHT)
     return fig

@@ -1,5 +1,6 @@
 """``python -m dpinfogan federated``: a private federation on Flower's simulation engine, or
-submitted to a running SuperLink (deployment engine). flwr is imported only when a run starts.
+submitted to a running SuperLink (deployment engine). flwr is imported only when a simulation
+starts (:func:`dpinfogan.federated.simulation.simulate`); a submission runs Flower's ``flwr`` CLI.
 """
 from __future__ import annotations
 
@@ -12,18 +13,23 @@ import sys
 import tempfile
 from pathlib import Path
 
-from ..cli import add_network_options
-from ..config import CODE_MODES, DP_STEPS
+from ..config import CODE_MODES
 from ..data import DATASETS
-from ..partition import SPLITS
+from ..federated.simulation import run_federation
+from ..federated.config import GENERATOR_MODES, STRATEGIES, FedConfig
+from ..federated.task import load_partitions
+from ..partition import SPLITS, describe
 from ..paths import PROJECT_ROOT
-from .task import FedConfig
+from ..runs import open_run_dir
+from .options import add_free_options, add_mechanism_options, add_network_options, add_objective_options
+
+# Options whose names differ from their setting's (the central-DP pair says which DP it is).
+OPTION_DEST = {"central_sigma": "central_dp_sigma", "central_clip": "central_dp_clip"}
 
 
 def add_federated_parser(sub) -> None:
-    from .task import GENERATOR_MODES, STRATEGIES
-
     d = FedConfig()
+    t0 = d.train
     p = sub.add_parser("federated", help="DPD-InfoGAN: private federated training on Flower (K clients)",
                        formatter_class=argparse.ArgumentDefaultsHelpFormatter)
     f = p.add_argument_group("federation")
@@ -40,29 +46,24 @@ def add_federated_parser(sub) -> None:
                    help="Flower strategy aggregating the weights: fedavg, fedavgm (server momentum), fedadam")
     f.add_argument("--server-lr", type=float, default=d.server_lr, help="fedavgm's server learning rate; fedadam's η")
     f.add_argument("--server-momentum", type=float, default=d.server_momentum, help="fedavgm's momentum β")
-    f.add_argument("--central-dp-sigma", type=float, default=0.0,
+    f.add_argument("--central-dp-sigma", type=float, default=d.central_sigma,
                    help="server-side central DP (Flower's fixed-clipping wrapper): noise multiplier; 0 = off")
     f.add_argument("--central-dp-clip", type=float, default=d.central_clip, help="central DP: L2 clip of each client update")
     g = p.add_argument_group("privacy (per client)")
-    g.add_argument("--epsilon", type=float, default=d.epsilon, help="each client's target ε over all R·E steps")
-    g.add_argument("--delta", type=float, default=d.delta, help="each client's δ (< 1/N_k)")
-    g.add_argument("--max-grad-norm", "-C", type=float, default=d.max_grad_norm, help="per-sample clipping norm C")
-    g.add_argument("--dp-step", default=d.dp_step, choices=DP_STEPS, help="private step implementation")
+    g.add_argument("--epsilon", type=float, default=t0.privacy.epsilon, help="each client's target ε over all R·E steps")
+    g.add_argument("--delta", type=float, default=t0.privacy.delta, help="each client's δ (< 1/N_k)")
+    add_mechanism_options(g, t0.privacy)
     t = p.add_argument_group("model and training")
-    t.add_argument("--dataset", default=d.dataset, choices=DATASETS, help="data every client takes its part of")
-    t.add_argument("--code-mode", default=d.code_mode, choices=CODE_MODES, help="categorical code mode")
-    t.add_argument("--batch-size", type=int, default=d.batch_size, help="expected Poisson batch per client step")
-    add_network_options(t, d_steps_per_g=d.d_steps_per_g, lr_d=d.lr_d, lr_g=d.lr_g, g_width=d.g_width,
-                        d_width=d.d_width, d_hidden=d.d_hidden, noise_dim=d.noise_dim, n_continuous=d.n_continuous)
-    t.add_argument("--adaptive-d-steps", action=argparse.BooleanOptionalAction, default=d.adaptive_d_steps,
-                   help="raise D steps per G step 1→2→5→10→20→50 when D's accuracy on generated images "
-                        "(EMA 0.99) falls to 0.6 (free in privacy; on the server with --generator server)")
-    t.add_argument("--ema-decay", type=float, default=d.ema_decay,
-                   help="EMA of the generator's weights for sampling and export (0 = off; 0.999 typical)")
-    t.add_argument("--warm-start", default=d.warm_start, metavar="CKPT",
-                   help="start the global model from a checkpoint trained on public data (font-digits); no privacy cost")
-    t.add_argument("--seed", type=int, default=d.seed, help="seed of the initial global model, split and samplers")
-    t.add_argument("--threads", type=int, default=d.threads, help="torch threads per client")
+    t.add_argument("--dataset", default=t0.dataset, choices=DATASETS, help="data every client takes its part of")
+    t.add_argument("--code-mode", default=t0.code_mode, choices=CODE_MODES, help="categorical code mode")
+    t.add_argument("--batch-size", type=int, default=t0.batch_size, help="expected Poisson batch per client step")
+    add_objective_options(t, t0)
+    add_network_options(t, d_steps_per_g=t0.d_steps_per_g, lr_d=t0.lr_d, lr_g=t0.lr_g, g_width=t0.model.g_width,
+                        d_width=t0.model.d_width, d_hidden=t0.model.d_hidden, noise_dim=t0.latent.noise_dim,
+                        n_continuous=t0.latent.n_continuous)
+    add_free_options(t, adaptive_d_steps=t0.adaptive_d_steps, ema_decay=t0.ema_decay, warm_start=t0.warm_start)
+    t.add_argument("--seed", type=int, default=t0.seed, help="seed of the initial global model, split and samplers")
+    t.add_argument("--threads", type=int, default=t0.threads, help="torch threads per client")
     o = p.add_argument_group("output and engine")
     o.add_argument("--run-dir", type=Path, default=None, help="run folder (default: runs/<timestamp-id>)")
     o.add_argument("--preview", action="store_true", help="print each client's data and exit")
@@ -75,23 +76,12 @@ def add_federated_parser(sub) -> None:
 
 
 def fed_from_args(a: argparse.Namespace) -> FedConfig:
-    return FedConfig(
-        dataset=a.dataset, clients=a.clients, split=a.split, alpha=a.alpha, rounds=a.rounds,
-        local_steps=a.local_steps, d_steps_per_g=a.d_steps_per_g, epsilon=a.epsilon, delta=a.delta,
-        max_grad_norm=a.max_grad_norm, batch_size=a.batch_size, lr_d=a.lr_d, lr_g=a.lr_g, code_mode=a.code_mode,
-        g_width=a.g_width, d_width=a.d_width, d_hidden=a.d_hidden, noise_dim=a.noise_dim, n_continuous=a.n_continuous,
-        dp_step=a.dp_step, seed=a.seed, threads=a.threads, central_sigma=a.central_dp_sigma,
-        central_clip=a.central_dp_clip, generator=a.generator, strategy=a.strategy, server_lr=a.server_lr,
-        server_momentum=a.server_momentum, adaptive_d_steps=a.adaptive_d_steps, ema_decay=a.ema_decay,
-        warm_start=a.warm_start,
-    )
+    """Every setting of :class:`FedConfig` from its option (``--run-dir`` is the run folder, below)."""
+    return FedConfig.of(**{name: getattr(a, OPTION_DEST.get(name, name))
+                           for name in FedConfig.setting_names() if name != "run_dir"})
 
 
 def cmd_federated(a: argparse.Namespace) -> int:
-    from ..partition import describe
-    from ..runs import new_run_dir, read_json
-    from .task import load_partitions
-
     fed = fed_from_args(a)
     fed.validate()
     data, parts = load_partitions(fed)  # bad splits fail here, before any folder or engine
@@ -104,53 +94,10 @@ def cmd_federated(a: argparse.Namespace) -> int:
         return 0
     if a.superlink:
         return submit(fed, a.superlink, a.run_dir, verbose=a.verbose)
-    run_dir = new_run_dir() if a.run_dir is None else _run_dir(a.run_dir)
-    from .simulation import simulate
-
+    run_dir = open_run_dir(a.run_dir)
     print(f"run folder: {run_dir}", flush=True)
-    try:
-        simulate(fed, run_dir, verbose=a.verbose)
-    except RuntimeError as e:  # Flower wraps app errors; the reason is in status.json
-        st = read_json(run_dir / "status.json") or {}
-        raise ValueError(f"federation failed: {st.get('message') or e}") from None
-    st = read_json(run_dir / "status.json") or {}
-    eps = ", ".join(f"{e:.3g}" for e in st.get("client_epsilon", []))
-    print(f"{st.get('state', '?')}: {st.get('round', 0)}/{fed.rounds} rounds in {st.get('seconds', 0):.0f} s, "
-          f"per-client ε = [{eps}] (δ = {fed.delta:g}) {st.get('message', '')}".rstrip())
-    print(f"checkpoint: {run_dir / 'checkpoint.safetensors'}")
-    if a.isolated is not None and st.get("state") == "finished":
-        train_isolated(fed, a.isolated, run_dir)
+    st = run_federation(fed, run_dir, isolated=a.isolated, verbose=a.verbose)
     return 1 if st.get("state") == "failed" else 0
-
-
-def _run_dir(path: Path) -> Path:
-    from ..runs import new_run_dir
-
-    if (path / "fedjob.json").is_file() and not (path / "metrics.jsonl").exists():
-        return path  # prepared by dpinfogan.federated.launcher (it holds the job's log)
-    return new_run_dir(path.parent, path.name)
-
-
-def train_isolated(fed: FedConfig, client: int, run_dir: Path) -> Path:
-    """Client ``client`` alone: same data, budget, R·E steps and recipe, no federation (the comparison).
-
-    Its metrics hold the same per-digit accuracy as the federation's, once per E steps (a "round")."""
-    from ..train import train
-    from .coverage import round_digit_accuracy
-    from .task import local_data
-
-    cfg = fed.train_config()
-    out = run_dir / "isolated" / f"client-{client}"
-    print(f"isolated baseline: client {client} alone, {cfg.steps} steps -> {out}", flush=True)
-
-    def digits(trainer) -> dict:
-        acc = round_digit_accuracy(trainer.sampling_generator, cfg.latent, fed.dataset, cfg.code_mode)
-        return {"round": trainer.step_count // fed.local_steps, **({"digit_accuracy": acc} if acc else {})}
-
-    res = train(cfg, local_data(fed, client), out, log_every=max(1, fed.local_steps), public_log=True,
-                log_extra=digits)
-    print(f"isolated client {client}: ε = {res.epsilon:.4g}, checkpoint {res.checkpoint}")
-    return out
 
 
 # -- deployment engine ---------------------------------------------------------------------------
