@@ -124,6 +124,7 @@ def comparison(root: Optional[Path] = None, seed: int = 0, *, cache_dir: Optiona
 
 def draw_comparison(root: Path, seed: int, load: Optional[Callable] = None) -> Comparison:
     """Discover the zoo, pick the three models and draw the digits 0… for one noise seed (slow: torch)."""
+    # Imported here: catalog, sampling and checkpoint bring torch (seconds); a cached cold start needs none
     from . import catalog
     from .sampling import draw, png_bytes
 
@@ -161,7 +162,7 @@ def _target_text(t: float) -> str:
 
 def write_cached(path: Path, key: str, c: Comparison) -> None:
     """Write ``c`` atomically as JSON, then keep only the newest results in the folder."""
-    from .fileio import atomic_write_bytes
+    from .fileio import atomic_write_bytes  # imported here: it brings PIL, which reading the cache never needs
 
     doc = {"format": "dpinfogan-home-comparison", "version": CACHE_VERSION, "key": key, "empty": c.empty,
            "skipped": [list(s) for s in c.skipped],
