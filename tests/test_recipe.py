@@ -99,7 +99,8 @@ def _cfg(*argv):
 
 
 def test_named_recipes_and_overrides():
-    z = RECIPES["dp-zoo-v6"]
+    assert _cfg("--epsilon", "1").batch_size == RECIPES["dp-zoo-v6"]["batch_size"]  # v6 won at ε ≤ 2
+    z = RECIPES["dp-zoo-v5"]  # and v5 at ε = 10
     c = _cfg("--epsilon", "10")  # no option: the best private recipe for digits, free pieces included
     assert (c.batch_size, c.steps, c.d_steps_per_g, c.lr_d, c.lr_g, c.model.d_width, c.adaptive_d_steps,
             c.ema_decay) == (z["batch_size"], z["steps"], z["d_steps_per_g"], z["lr_d"], z["lr_g"], z["d_width"],

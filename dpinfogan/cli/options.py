@@ -100,7 +100,8 @@ def add_training_options(p) -> None:
     t = p.add_argument_group("training (defaults: the recipe's, see --recipe)")
     t.add_argument("--recipe", choices=sorted(RECIPES), default=None,
                    help="named settings; an option given here overrides its value. Default: "
-                        f"{default_recipe(True)} for private runs, {default_recipe(False)} for ε = inf")
+                        f"{default_recipe(True, epsilon=1.0)} for private runs up to ε = 2 on MNIST, "
+                        f"{default_recipe(True)} above, {default_recipe(False)} for ε = inf")
     t.add_argument("--batch-size", type=BATCH, default=None, help="expected real samples per step (q = batch/N)")
     t.add_argument("--steps", type=whole(1, 10**9, "steps"), default=None,
                    help="planned discriminator steps (the run stops earlier if ε is spent)")
@@ -128,7 +129,7 @@ def config_from_args(a: argparse.Namespace, n_samples: int, notes: Optional[list
     if eps is None and a.sigma is None:
         eps = 10.0  # fixed σ without a budget runs the planned steps and reports ε
     private = not (eps is not None and math.isinf(eps) and a.sigma is None)
-    recipe = a.recipe or default_recipe(private, a.dataset)
+    recipe = a.recipe or default_recipe(private, a.dataset, eps)
     base, model_base = TrainConfig(), ModelConfig()
 
     def pick(name: str):
