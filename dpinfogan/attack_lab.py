@@ -9,7 +9,6 @@ returns one JSON-friendly dict, written atomically to ``<checkpoint stem>.attack
 """
 from __future__ import annotations
 
-import hashlib
 import json
 import math
 import time
@@ -29,6 +28,7 @@ from .checkpoint import load_checkpoint, privacy_guarantee, read_metadata
 from .config import default_delta
 from .data import OFFLINE, ImageData, offline_digits, to_float, to_uint8
 from .evaluator import load_evaluator
+from .fileio import file_sha256 as sha256_of
 from .metrics import features as eval_features
 from .paths import evaluator_path, project_relative
 from .sampling import sample
@@ -238,7 +238,7 @@ def best_attack_auc(checkpoint: str | Path) -> Optional[float]:
 def file_sha256(path: str | Path) -> Optional[str]:
     """sha256 of a file's bytes, or None when it does not exist."""
     p = Path(path)
-    return hashlib.sha256(p.read_bytes()).hexdigest() if p.is_file() else None
+    return sha256_of(p) if p.is_file() else None
 
 
 def evaluator_warning(res: dict, shipped_sha256: Optional[str]) -> Optional[str]:

@@ -21,6 +21,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Callable, Optional
 
+from .fileio import atomic_write_bytes
+from .fileio import file_sha256 as sha256_of
 from .paths import cache_root, checkpoints_root
 
 __all__ = ["CACHE_VERSION", "Column", "Comparison", "TARGETS", "cache_key", "comparison", "draw_comparison",
@@ -67,16 +69,8 @@ def file_sha256(path: Path) -> str:
     st = path.stat()
     memo = (str(path), st.st_size, st.st_mtime_ns)
     if memo not in _DIGESTS:
-        _DIGESTS[memo] = _sha256(path)
+        _DIGESTS[memo] = sha256_of(path)
     return _DIGESTS[memo]
-
-
-def _sha256(path: Path) -> str:
-    h = hashlib.sha256()
-    with open(path, "rb") as f:
-        for block in iter(lambda: f.read(1 << 20), b""):
-            h.update(block)
-    return h.hexdigest()
 
 
 def zoo_files(root: Path) -> list[Path]:
@@ -162,7 +156,6 @@ def _target_text(t: float) -> str:
 
 def write_cached(path: Path, key: str, c: Comparison) -> None:
     """Write ``c`` atomically as JSON, then keep only the newest results in the folder."""
-    from .fileio import atomic_write_bytes  # imported here: it brings PIL, which reading the cache never needs
 
     doc = {"format": "dpinfogan-home-comparison", "version": CACHE_VERSION, "key": key, "empty": c.empty,
            "skipped": [list(s) for s in c.skipped],

@@ -10,7 +10,6 @@ without pickle. A file that is not a valid evaluator raises ``ValueError``.
 """
 from __future__ import annotations
 
-import hashlib
 import json
 import os
 import time
@@ -26,7 +25,7 @@ from torch import nn
 
 from . import __version__
 from .data import ImageData
-from .fileio import atomic_write, jsonable, read_safetensors_json
+from .fileio import atomic_write, file_sha256, jsonable, read_safetensors_json
 from .paths import EVALUATOR_FAMILY, evaluator_path, project_relative
 
 FORMAT = "dpinfogan-evaluator"
@@ -269,7 +268,7 @@ def load_evaluator(path: str | os.PathLike) -> LoadedEvaluator:
     except (SafetensorError, OSError, RuntimeError, KeyError, TypeError, ValueError) as e:
         raise ValueError(f"{path} is corrupt or does not match its metadata: {e}") from None
     model.eval()
-    return LoadedEvaluator(model, meta, hashlib.sha256(path.read_bytes()).hexdigest(), path)
+    return LoadedEvaluator(model, meta, file_sha256(path), path)
 
 
 default_evaluator_path = evaluator_path  # the shipped evaluator of a dataset (dpinfogan/paths.py)

@@ -14,7 +14,6 @@
 """
 from __future__ import annotations
 
-import hashlib
 import math
 import os
 import time
@@ -39,7 +38,7 @@ from .evaluator import (
     load_evaluator,
     predict_logits,
 )
-from .fileio import atomic_write_json
+from .fileio import atomic_write_json, file_sha256
 from .paths import eval_json_path
 from .sampling import sample
 
@@ -263,7 +262,7 @@ def evaluate_checkpoint(
         "created": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
         "library_version": __version__,
         "checkpoint": str(path),
-        "checkpoint_sha256": hashlib.sha256(path.read_bytes()).hexdigest(),
+        "checkpoint_sha256": file_sha256(path),
         "dataset": dataset,
         "code_mode": ck.config.code_mode,
         "epsilon": pr.get("epsilon"),

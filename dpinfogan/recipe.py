@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import copy
 import dataclasses
-import hashlib
 from pathlib import Path
 from typing import Any, Optional
 
@@ -18,6 +17,7 @@ from torch import nn
 
 from .checkpoint import read_metadata
 from .config import D_STEP_LADDER, ModelConfig, TrainConfig
+from .fileio import file_sha256
 from .fontdigits import NAME as FONT_DIGITS
 from .strokedigits import NAME as STROKE_DIGITS
 from .paths import checkpoints_root
@@ -79,7 +79,7 @@ def warm_start_info(meta: dict[str, Any], path: str | Path) -> dict[str, Any]:
                          f"{Path(path).name} was trained on {meta.get('dataset')!r}, which would leak that data")
     return {
         "file": Path(path).name,
-        "sha256": hashlib.sha256(Path(path).read_bytes()).hexdigest(),
+        "sha256": file_sha256(path),
         "dataset": meta["dataset"],
         "trained_on": (meta.get("training") or {}).get("dataset_source"),
         "steps": (meta.get("training") or {}).get("steps"),

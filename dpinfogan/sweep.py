@@ -9,7 +9,6 @@ and so picks up where a killed sweep left off.
 from __future__ import annotations
 
 import csv
-import hashlib
 import io
 import math
 import os
@@ -22,7 +21,7 @@ from typing import Any, Callable, Iterable, Optional, Sequence
 from .checkpoint import load_checkpoint, read_metadata
 from .config import TrainConfig
 from .data import ImageData, load_dataset
-from .fileio import atomic_write_bytes, atomic_write_json, float_or, jsonable
+from .fileio import atomic_write_bytes, atomic_write_json, file_sha256, float_or, jsonable
 from .metrics import CAS_ARCH, CAS_EPOCHS, evaluate_checkpoint
 from .paths import eval_json_path, evaluator_path
 from .runs import CHECKPOINT_NAME, read_json
@@ -190,8 +189,8 @@ def run_sweep(
         ev = read_json(eval_json_path(ck_path))
         fresh = False
         if ev is not None:  # up to date = same checkpoint bytes, measured with the same evaluator file
-            fresh = (ev.get("checkpoint_sha256") == _sha256(ck_path)
-                     and ev.get("evaluator", {}).get("sha256") == _sha256(evaluator_file)
+            fresh = (ev.get("checkpoint_sha256") == file_sha256(ck_path)
+                     and ev.get("evaluator", {}).get("sha256") == file_sha256(evaluator_file)
                      and ev.get("cas_classifier") == expected_cas)  # same CAS protocol
         if fresh:
             log(f"{head}: evaluated already")
@@ -209,8 +208,6 @@ def run_sweep(
     return [rows[e] for e in epsilons]
 
 
-def _sha256(path: Path) -> str:
-    return hashlib.sha256(Path(path).read_bytes()).hexdigest()
 
 
 def format_rows(rows: Sequence[dict[str, Any]]) -> str:
