@@ -15,7 +15,9 @@
 archive`` into a temp folder) and interleaves the two: cold starts one after the other, slider steps
 alternating between the two servers in one Chromium, so both see the same machine load; it prints the
 ratios. Home's comparison cache (``$DPINFOGAN_CACHE``) starts empty in a temp folder; the current app's
-cold start is measured twice: empty cache (first start after a checkout) and filled cache.
+cold start is measured with it empty (first start after a checkout), then ``--cold-repeats`` times with it
+filled (the median run is reported, with the range). ``--compare-flags "--server.fileWatcherType auto"``
+instead runs this same tree beside itself started with those extra flags, to measure one setting.
 Without ``--zoo`` a zoo of three default-size generators (ε = 1, 10, ∞; 2 training steps each) is built
 in a temp folder — the same network size as the shipped zoo.
 """
@@ -133,14 +135,14 @@ def _descendants(root: int) -> set[int]:
 class Server:
     """``streamlit run app.py`` from ``root`` on a free port (the zoo and runs folders from ``env``)."""
 
-    def __init__(self, name: str, root: Path, env: dict):
+    def __init__(self, name: str, root: Path, env: dict, flags: tuple[str, ...] = ()):
         with socket.socket() as s:
             s.bind(("127.0.0.1", 0))
             port = s.getsockname()[1]
         self.name, self.url = name, f"http://127.0.0.1:{port}"
         self.t0 = time.perf_counter()
         self.proc = subprocess.Popen([sys.executable, "-m", "streamlit", "run", "app.py", "--server.headless", "true",
-                                      "--server.port", str(port), "--browser.gatherUsageStats", "false"],
+                                      "--server.port", str(port), "--browser.gatherUsageStats", "false", *flags],
                                      cwd=root, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
 
     def wait_ready(self) -> float:
@@ -163,9 +165,9 @@ class Server:
             self.proc.wait(timeout=10)
 
 
-def cold_start(browser, name: str, root: Path, env: dict) -> dict:
+def cold_start(browser, name: str, root: Path, env: dict, flags: tuple[str, ...] = ()) -> dict:
     """Launch the server (the browser is already open, as a user's is) and time the home page."""
-    srv = Server(name, root, env)
+    srv = Server(name, root, env, flags)
     try:
         out = {"server_ready_s": srv.wait_ready()}
         if browser is None:
@@ -202,6 +204,10 @@ def browser_slider(browser, servers: list[Server], repeats: int) -> dict[str, di
         pages.append(page)
     chromium = _descendants(os.getpid()) - set().union(*({s.proc.pid} | _descendants(s.proc.pid) for s in servers))
     out = {s.name: {"in_page_ms": [], "playwright_ms": [], "server_cpu_ms": [], "browser_cpu_ms": []} for s in servers}
+    for srv in servers:  # what an open, untouched explorer tab costs the server (file watchers, pollers)
+        c0 = srv.cpu()
+        time.sleep(3)
+        out[srv.name]["idle_cpu_ms_per_s"] = [1000 * (srv.cpu() - c0) / 3]
     for _ in range(repeats):
         for srv, page in zip(servers, pages):
             page.bring_to_front()
@@ -248,28 +254,38 @@ def export_revision(rev: str, folder: Path) -> Path:
     return folder
 
 
-def browser_runs(zoo: Path, tmp: Path, repeats: int, compare: str | None, shots: Path | None) -> dict:
+def browser_runs(zoo: Path, tmp: Path, repeats: int, compare: str | None, shots: Path | None,
+                 compare_flags: tuple[str, ...] = (), cold_repeats: int = 1) -> dict:
     """Cold starts (old, new with an empty Home cache, new with it filled) then interleaved slider steps."""
     env = {**os.environ, "DPINFOGAN_CHECKPOINTS": str(zoo), "DPINFOGAN_RUNS": str(tmp / "runs"),
            "DPINFOGAN_CACHE": str(tmp / "cache")}
-    apps = [("new", ROOT)]
+    apps: list[tuple[str, Path, tuple[str, ...]]] = [("new", ROOT, ())]
     if compare:
-        apps.insert(0, (f"{compare}", export_revision(compare, tmp / "old")))
+        apps.insert(0, (f"{compare}", export_revision(compare, tmp / "old"), ()))
+    elif compare_flags:  # this tree, started with other `streamlit run` flags (one setting measured)
+        apps.insert(0, (" ".join(compare_flags), ROOT, compare_flags))
     out: dict = {"cold": {}}
     chromium = Path("/usr/bin/chromium")
     if not chromium.exists():
-        for name, root in apps:
-            out["cold"][name] = cold_start(None, name, root, env)
+        for name, root, flags in apps:
+            out["cold"][name] = cold_start(None, name, root, env, flags)
         return out
     from playwright.sync_api import sync_playwright
 
     with sync_playwright() as p:
         browser = p.chromium.launch(executable_path=str(chromium), args=["--headless", "--no-sandbox", "--disable-gpu",
                                                                         "--disable-background-networking"])
-        for name, root in apps:
-            out["cold"][name if name != "new" else "new, empty Home cache"] = cold_start(browser, name, root, env)
-        out["cold"]["new, filled Home cache"] = cold_start(browser, "new", ROOT, env)
-        servers = [Server(name, root, env) for name, root in apps]
+        for name, root, flags in apps:
+            if name != "new" and not compare:  # the same tree shares the cache: time it once the cache is filled
+                continue
+            out["cold"][name if name != "new" else "new, empty Home cache"] = cold_start(browser, name, root, env, flags)
+        filled = [("new", ROOT, ())] + ([(apps[0][0], ROOT, compare_flags)] if compare_flags and not compare else [])
+        for name, root, flags in filled:
+            label = ("new" if name == "new" else name) + ", filled Home cache"
+            runs = [cold_start(browser, name, root, env, flags) for _ in range(cold_repeats)]
+            runs.sort(key=lambda r: r["home_interactive_s"])
+            out["cold"][label] = {**runs[len(runs) // 2], "all_s": [r["home_interactive_s"] for r in runs]}
+        servers = [Server(name, root, env, flags) for name, root, flags in apps]
         try:
             for srv in servers:
                 srv.wait_ready()
@@ -289,6 +305,10 @@ def main() -> None:
     ap.add_argument("--repeats", type=int, default=20)
     ap.add_argument("--no-browser", action="store_true", help="skip the Chromium measurements")
     ap.add_argument("--compare", default=None, metavar="REV", help="also run this git revision of the app, interleaved")
+    ap.add_argument("--compare-flags", default="", metavar="FLAGS",
+                    help='instead of a revision, run this tree beside itself with these extra `streamlit run` flags '
+                         '(e.g. "--server.fileWatcherType auto")')
+    ap.add_argument("--cold-repeats", type=int, default=3, help="cold starts with Home's cache filled (median shown)")
     ap.add_argument("--screenshots", type=Path, default=None, help="also save 1024×768 screenshots of each page here")
     a = ap.parse_args()
     load0 = os.getloadavg()[0]
@@ -300,7 +320,8 @@ def main() -> None:
             res = {"cold": {"new": cold_start(None, "new", ROOT, {**os.environ, "DPINFOGAN_CHECKPOINTS": str(zoo),
                                                                    "DPINFOGAN_RUNS": str(runs)})}}
         else:
-            res = browser_runs(zoo, tmp, a.repeats, a.compare, a.screenshots)
+            res = browser_runs(zoo, tmp, a.repeats, a.compare, a.screenshots, tuple(a.compare_flags.split()),
+                               a.cold_repeats)
         sl = slider_latency(zoo, runs, a.repeats)
     med = statistics.median
     print(f"machine: {os.cpu_count()} CPUs, load average {load0:.1f} at the start, {os.getloadavg()[0]:.1f} at the end "
@@ -310,24 +331,30 @@ def main() -> None:
         if "home_interactive_s" in c:
             line += (f"; home text {c['home_text_s']:.2f} s; home interactive (3 generators drawn, Chromium already "
                      f"open) {c['home_interactive_s']:.2f} s after launch; server CPU {c['server_cpu_s']:.2f} s")
+            if len(c.get("all_s", [])) > 1:
+                line += f" (median of {len(c['all_s'])}: {', '.join(f'{x:.2f}' for x in c['all_s'])} s)"
         print(line)
     slider = res.get("slider", {})
     for name, r in slider.items():
         print(f"slider -> new image [{name}], in Chromium, median of {len(r['playwright_ms'])}: "
               f"in the page {med(r['in_page_ms']):.0f} ms (min {min(r['in_page_ms']):.0f}, max {max(r['in_page_ms']):.0f}), "
               f"as Playwright sees it {med(r['playwright_ms']):.0f} ms; CPU per step: server {med(r['server_cpu_ms']):.0f} ms, "
-              f"Chromium {med(r['browser_cpu_ms']):.0f} ms")
+              f"Chromium {med(r['browser_cpu_ms']):.0f} ms; server CPU with the tab open and idle "
+              f"{r['idle_cpu_ms_per_s'][0]:.0f} ms per s")
     if len(slider) == 2:
         (old, ro), (new, rn) = slider.items()
         ratio = lambda k: med(rn[k]) / max(med(ro[k]), 1e-9)  # noqa: E731
         print(f"  new / {old}: in-page time {ratio('in_page_ms'):.2f}, server CPU {ratio('server_cpu_ms'):.2f}, "
               f"Chromium CPU {ratio('browser_cpu_ms'):.2f}")
     cold = res["cold"]
-    if a.compare and "home_interactive_s" in cold.get(a.compare, {}):
-        o = cold[a.compare]
-        for name in ("new, empty Home cache", "new, filled Home cache"):
-            n = cold[name]
-            print(f"  cold start [{name}] / [{a.compare}]: home interactive {n['home_interactive_s'] / o['home_interactive_s']:.2f}, "
+    old = a.compare or a.compare_flags
+    if old and "home_interactive_s" in cold.get(old, cold.get(old + ", filled Home cache", {})):
+        pairs = [(name, old) for name in ("new, empty Home cache", "new, filled Home cache")]
+        if not a.compare:
+            pairs = [("new, filled Home cache", old + ", filled Home cache")]
+        for name, before in pairs:
+            n, o = cold[name], cold[before]
+            print(f"  cold start [{name}] / [{before}]: home interactive {n['home_interactive_s'] / o['home_interactive_s']:.2f}, "
                   f"server CPU {n['server_cpu_s'] / o['server_cpu_s']:.2f}")
     print(f"explorer first render (AppTest, models loaded): {sl['first_render_s']:.2f} s")
     print(f"slider -> new image, whole script rerun (AppTest): median {med(sl['slider_rerun_ms']):.1f} ms, "

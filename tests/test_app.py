@@ -291,3 +291,14 @@ def test_train_page_offers_the_public_warm_start(tmp_path, monkeypatch):
     assert any("warm start does not fit" in e.value for e in at.error) and at.button(key="train_start").disabled
     at.checkbox(key="train_warm").uncheck().run()
     assert not at.error and not at.button(key="train_start").disabled
+
+
+def test_streamlit_config_keeps_the_measured_speed_settings():
+    """The two server settings benchmarks/app_latency.py measured (README, App latency): no full GC after
+    each script run, and no file watcher (it cost ~1 s of every cold start and kept the server busy while a
+    tab sat open)."""
+    import tomllib
+
+    cfg = tomllib.loads((ROOT / ".streamlit" / "config.toml").read_text())
+    assert cfg["runner"]["postScriptGC"] is False
+    assert cfg["server"]["fileWatcherType"] == "none"
