@@ -60,12 +60,26 @@ def _with_values(argv: list[str], values: dict[str, str]) -> list[str]:
 
 DP_RECIPE_V6 = _with_values(DP_RECIPE_V5, {"--batch-size": "1024",
                                            "--warm-start": "checkpoints/warmstart-strokedigits-v2.safetensors"})
-ZOO_RECIPES = {"v3s": DP_RECIPE, "v4": NONPRIVATE_RECIPE, "v5": DP_RECIPE_V5,
-               "v6": DP_RECIPE_V6}  # version -> train options
+# v7 (ε = 10): v5 at batch 512 for 8,000 D steps from warm start v2, between v5 (batch 256, 2,043 G steps,
+# σ/B = 27e-4) and v6 (batch 1,024, 400 G steps, 7.7e-4, which lost at ε = 10 on its few G steps): at
+# ε = 10 σ = 0.77, σ/B = 15e-4, about 1,600 G steps, for 4.1M per-sample gradients against v5's 4.7M.
+DP_RECIPE_V7 = _with_values(DP_RECIPE_V6, {"--batch-size": "512"})
+# v8 (non-private): v4's InfoGAN optimiser setting from the public warm start v2 with the generator EMA
+# (0.999); D width 16 so the warm start's networks fit.
+NONPRIVATE_RECIPE_V8 = [*_with_values(NONPRIVATE_RECIPE, {"--d-width": "16", "--lr-g": "5e-4"}), "--ema-decay", "0.999",
+                        "--warm-start", "checkpoints/warmstart-strokedigits-v2.safetensors"]
+# v5w2: v5 from warm start v2, nothing else changed (the warm start's share of v6's gain).
+DP_RECIPE_V5W2 = _with_values(DP_RECIPE_V5, {"--warm-start": "checkpoints/warmstart-strokedigits-v2.safetensors"})
+ZOO_RECIPES = {"v3s": DP_RECIPE, "v4": NONPRIVATE_RECIPE, "v5": DP_RECIPE_V5, "v5w2": DP_RECIPE_V5W2,
+               "v6": DP_RECIPE_V6, "v7": DP_RECIPE_V7, "v8": NONPRIVATE_RECIPE_V8}  # version -> train options
 RECIPE_TAIL = ["--threads", "1", "--quiet", "--log-every", "100", "--sample-every", "500", "--checkpoint-every", "1000"]
 # v5's longer runs wrote fewer grids and checkpoints (each checkpoint is a point of the search's curve)
 TAILS = {"v6": ["--threads", "1", "--quiet", "--log-every", "25", "--sample-every", "250", "--checkpoint-every",
                  "500"],
+         "v7": ["--threads", "1", "--quiet", "--log-every", "50", "--sample-every", "500", "--checkpoint-every",
+                "1000"],
+         "v5w2": ["--threads", "1", "--quiet", "--log-every", "100", "--sample-every", "1000", "--checkpoint-every",
+                  "1000"],
          "v5": ["--threads", "1", "--quiet", "--log-every", "100", "--sample-every", "1000", "--checkpoint-every",
                 "2500"]}
 
@@ -148,10 +162,13 @@ class ZooModel:
 
     def train_args(self) -> list[str]:
         private = math.isfinite(self.epsilon)
-        steps = ["--steps", str(self.steps)] if self.steps else []
+        recipe, steps = ZOO_RECIPES[self.version], []
+        if self.steps:  # the model's own step count: in place of the recipe's, else after it
+            recipe = _with_values(recipe, {"--steps": str(self.steps)}) if "--steps" in recipe else recipe
+            steps = [] if "--steps" in recipe else ["--steps", str(self.steps)]
         mode = [] if self.code_mode == "labels" else ["--code-mode", self.code_mode]
         eps = f"{self.epsilon:g}" if private else "inf"
-        return ["train", *ZOO_RECIPES[self.version], *steps, *TAILS.get(self.version, RECIPE_TAIL), *mode,
+        return ["train", *recipe, *steps, *TAILS.get(self.version, RECIPE_TAIL), *mode,
                 "--epsilon", eps,
                 "--run-dir", self.run_dir]
 
