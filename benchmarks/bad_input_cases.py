@@ -149,6 +149,16 @@ TRAIN_BAD = [
     ["--code-mode", "magic"], ["--accountant", "x"], ["--lambda-cat", "-1"], ["--lambda-cont", "nan"],
     ["--resume", "/nonexistent/x.safetensors"], ["--out", "/proc/nope/x.safetensors"],
 ]
+# `federated` options (with --preview: each is refused before any data is split, folder made or engine started)
+FEDERATED_BAD = [
+    ["--clients", "-1"], ["--clients", "0"], ["--clients", "abc"], ["--clients", "100000"], ["--epsilon", "-3"],
+    ["--epsilon", "nan"], ["--epsilon", "1e400"], ["--epsilon", "inf"], ["--delta", "2"], ["--delta", "0"],
+    ["--rounds", "0"], ["--rounds", "-2"], ["--local-steps", "0"], ["--alpha", "0"], ["--alpha", "-1"],
+    ["--alpha", "nan"], ["--server-lr", "-1"], ["--server-momentum", "2"], ["--central-dp-sigma", "-1"],
+    ["--central-dp-clip", "0"], ["--isolated", "99"], ["--isolated", "-1"], ["--threads", "-1"],
+    ["--batch-size", "0"], ["--seed", "-1"], ["--split", "random"], ["--strategy", "fedprox"],
+    ["--generator", "both"], ["--superlink", "nohost"], ["--superlink", "host:99999"], ["--warm-start", "/etc/passwd"],
+]
 GARBAGE = {  # name -> bytes for every MNIST raw file
     "random bytes": lambda n: os.urandom(100), "empty files": lambda n: b"",
     "wrong magic number": lambda n: (1234).to_bytes(4, "big") + b"\0" * 200,

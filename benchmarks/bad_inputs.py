@@ -31,7 +31,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 SURFACES = ("ui", "url", "files", "cli")
 sys.path.insert(0, str(ROOT / "benchmarks"))
-from bad_input_cases import (CKPT_CASES, GARBAGE, RAW_CASES, RUN_CASES, TINY, TRAIN_BAD, URL_CASES,  # noqa: E402
+from bad_input_cases import (CKPT_CASES, FEDERATED_BAD, GARBAGE, RAW_CASES, RUN_CASES, TINY, TRAIN_BAD, URL_CASES,  # noqa: E402
                              odd_checkpoint, ui_cases)
 
 
@@ -226,6 +226,9 @@ def run_cli(tmp: Path, good: Path) -> list[Outcome]:
     cases: list[tuple[str, list[str], str, Optional[Callable[[], bool]]]] = []
     for extra in TRAIN_BAD:
         cases.append((f"train {' '.join(extra)}", ["train", *TINY, *extra, "--run-dir", str(tmp / "r")], "refuse", None))
+    for extra in FEDERATED_BAD:
+        cases.append((f"federated {' '.join(extra)}", ["federated", "--dataset", "offline-digits", "--preview", *extra,
+                                                      "--run-dir", str(tmp / "r")], "refuse", None))
     npz = tmp / "s.npz"
     for argv in (["--n", "0"], ["--n", "-5"], ["--n", "1000000000"], ["--n", "abc"], ["--code", "99"],
                  ["--code", "-1"], ["--seed", "-1"], ["--out", str(tmp / "s.txt")], ["--png", "/proc/nope/x.png"]):

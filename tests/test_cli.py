@@ -128,6 +128,14 @@ def test_battery_train_option_is_refused_before_any_work(extra, tmp_path, capsys
     assert "error" in err and "Traceback" not in err and not run.exists()
 
 
+@pytest.mark.parametrize("extra", bad_input_cases.FEDERATED_BAD, ids=[" ".join(x) for x in bad_input_cases.FEDERATED_BAD])
+def test_battery_federated_option_is_refused_before_any_work(extra, tmp_path, capsys):
+    run = tmp_path / "run"
+    assert exit_code(["federated", "--dataset", "offline-digits", "--preview", *extra, "--run-dir", str(run)]) == 2
+    err = capsys.readouterr().err
+    assert "error" in err and "Traceback" not in err and not run.exists()
+
+
 @pytest.mark.parametrize("argv,msg", [(["--n", "1000000000"], "between 1 and 100,000"), (["--n", "0"], "between"),
                                       (["--n", "-5"], "between"), (["--code", "99"], "code must be in 0..9")])
 def test_sample_bounds(argv, msg, tmp_path, capsys):

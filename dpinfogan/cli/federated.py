@@ -13,6 +13,7 @@ import sys
 import tempfile
 from pathlib import Path
 
+from ..argtypes import BATCH, CLIP, SEED, SIGMA, THREADS, number
 from ..config import CODE_MODES
 from ..data import DATASETS
 from ..federated.simulation import run_federation
@@ -22,6 +23,8 @@ from ..partition import SPLITS, describe
 from ..paths import PROJECT_ROOT
 from ..runs import open_run_dir
 from .options import add_free_options, add_mechanism_options, add_network_options, add_objective_options
+
+ALPHA = number(0.0, 1e6, open_lo=True, what="Dirichlet concentration α")  # refused even when the split ignores it
 
 # Options whose names differ from their setting's (the central-DP pair says which DP it is).
 OPTION_DEST = {"central_sigma": "central_dp_sigma", "central_clip": "central_dp_clip"}
@@ -36,7 +39,7 @@ def add_federated_parser(sub) -> None:
     f.add_argument("--clients", "-K", type=int, default=d.clients, help="number of clients K")
     f.add_argument("--split", default=d.split, choices=SPLITS,
                    help="iid; class (client k holds its own digits, e.g. {2k, 2k+1} for K = 5); dirichlet")
-    f.add_argument("--alpha", type=float, default=d.alpha, help="Dirichlet concentration α > 0 (split dirichlet)")
+    f.add_argument("--alpha", type=ALPHA, default=d.alpha, help="Dirichlet concentration α > 0 (split dirichlet)")
     f.add_argument("--rounds", "-R", type=int, default=d.rounds, help="federated rounds R")
     f.add_argument("--local-steps", "-E", type=int, default=d.local_steps, help="private D steps per client per round E")
     f.add_argument("--generator", default=d.generator, choices=GENERATOR_MODES,
@@ -46,9 +49,9 @@ def add_federated_parser(sub) -> None:
                    help="Flower strategy aggregating the weights: fedavg, fedavgm (server momentum), fedadam")
     f.add_argument("--server-lr", type=float, default=d.server_lr, help="fedavgm's server learning rate; fedadam's η")
     f.add_argument("--server-momentum", type=float, default=d.server_momentum, help="fedavgm's momentum β")
-    f.add_argument("--central-dp-sigma", type=float, default=d.central_sigma,
+    f.add_argument("--central-dp-sigma", type=SIGMA, default=d.central_sigma,
                    help="server-side central DP (Flower's fixed-clipping wrapper): noise multiplier; 0 = off")
-    f.add_argument("--central-dp-clip", type=float, default=d.central_clip, help="central DP: L2 clip of each client update")
+    f.add_argument("--central-dp-clip", type=CLIP, default=d.central_clip, help="central DP: L2 clip of each client update")
     g = p.add_argument_group("privacy (per client)")
     g.add_argument("--epsilon", type=float, default=t0.privacy.epsilon, help="each client's target ε over all R·E steps")
     g.add_argument("--delta", type=float, default=t0.privacy.delta, help="each client's δ (< 1/N_k)")
@@ -56,20 +59,20 @@ def add_federated_parser(sub) -> None:
     t = p.add_argument_group("model and training")
     t.add_argument("--dataset", default=t0.dataset, choices=DATASETS, help="data every client takes its part of")
     t.add_argument("--code-mode", default=t0.code_mode, choices=CODE_MODES, help="categorical code mode")
-    t.add_argument("--batch-size", type=int, default=t0.batch_size, help="expected Poisson batch per client step")
+    t.add_argument("--batch-size", type=BATCH, default=t0.batch_size, help="expected Poisson batch per client step")
     add_objective_options(t, t0)
     add_network_options(t, d_steps_per_g=t0.d_steps_per_g, lr_d=t0.lr_d, lr_g=t0.lr_g, g_width=t0.model.g_width,
                         d_width=t0.model.d_width, d_hidden=t0.model.d_hidden, noise_dim=t0.latent.noise_dim,
                         n_continuous=t0.latent.n_continuous)
     add_free_options(t, adaptive_d_steps=t0.adaptive_d_steps, ema_decay=t0.ema_decay, warm_start=t0.warm_start)
-    t.add_argument("--seed", type=int, default=t0.seed, help="seed of the initial global model, split and samplers")
-    t.add_argument("--threads", type=int, default=t0.threads, help="torch threads per client")
+    t.add_argument("--seed", type=SEED, default=t0.seed, help="seed of the initial global model, split and samplers")
+    t.add_argument("--threads", type=THREADS, default=t0.threads, help="torch threads per client")
     o = p.add_argument_group("output and engine")
     o.add_argument("--run-dir", type=Path, default=None, help="run folder (default: runs/<timestamp-id>)")
     o.add_argument("--preview", action="store_true", help="print each client's data and exit")
     o.add_argument("--isolated", type=int, default=None, metavar="K",
                    help="also train client K alone (same data, ε and steps) into RUN/isolated/ for comparison")
-    o.add_argument("--superlink", default=None, metavar="HOST:PORT",
+    o.add_argument("--superlink", type=superlink_address, default=None, metavar="HOST:PORT",
                    help="submit to a running SuperLink's Control API (deployment engine) instead of simulating")
     o.add_argument("--verbose", action="store_true", help="Flower's and Ray's logs")
     p.set_defaults(handler=cmd_federated)
@@ -101,6 +104,14 @@ def cmd_federated(a: argparse.Namespace) -> int:
 
 
 # -- deployment engine ---------------------------------------------------------------------------
+def superlink_address(address: str) -> str:
+    """HOST:PORT with a port in 1..65535 (the ``--superlink`` type: a bad address is refused at parse time)."""
+    host, _, port = address.rpartition(":")
+    if not host or not port.isdigit() or not 0 < int(port) < 65536:
+        raise argparse.ArgumentTypeError(f"SuperLink address must be HOST:PORT (port 1..65535), got {address!r}")
+    return address
+
+
 def check_reachable(address: str, timeout: float = 3.0) -> None:
     """``ValueError`` with a plain message when nothing listens at HOST:PORT."""
     host, _, port = address.rpartition(":")
