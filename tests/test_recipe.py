@@ -100,7 +100,7 @@ def _cfg(*argv):
 
 def test_named_recipes_and_overrides():
     assert _cfg("--epsilon", "1").batch_size == RECIPES["dp-zoo-v6"]["batch_size"]  # v6 won at ε ≤ 2
-    z = RECIPES["dp-zoo-v5"]  # and v5 at ε = 10
+    z = RECIPES["dp-zoo-v7"]  # and v7 at ε = 10
     c = _cfg("--epsilon", "10")  # no option: the best private recipe for digits, free pieces included
     assert (c.batch_size, c.steps, c.d_steps_per_g, c.lr_d, c.lr_g, c.model.d_width, c.adaptive_d_steps,
             c.ema_decay) == (z["batch_size"], z["steps"], z["d_steps_per_g"], z["lr_d"], z["lr_g"], z["d_width"],
@@ -108,7 +108,8 @@ def test_named_recipes_and_overrides():
     assert c.warm_start == str(shipped_warm_start()) and c.warm_start.endswith(WARM_START_FILE)
     off = _cfg("--epsilon", "10", "--no-adaptive-d-steps", "--ema-decay", "0", "--warm-start", "")
     assert (off.adaptive_d_steps, off.ema_decay, off.warm_start, off.steps) == (False, 0.0, "", z["steps"])
-    small = _cfg("--epsilon", "10", "--dataset", "offline-digits")  # v6's batch would be a quarter of 4,000 digits
+    assert _cfg("--epsilon", "2.5").batch_size == z["batch_size"]  # above ε = 2: v7
+    small = _cfg("--epsilon", "10", "--dataset", "offline-digits")  # v6's / v7's batch: a quarter / an eighth of 4,000 digits
     assert (small.batch_size, small.steps) == (RECIPES["dp-zoo-v5"]["batch_size"], RECIPES["dp-zoo-v5"]["steps"])
     f = _cfg("--epsilon", "10", "--dataset", "fashion-mnist")  # no digit warm start for clothes
     v3 = RECIPES["dp-zoo-v3"]
