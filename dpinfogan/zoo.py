@@ -147,6 +147,12 @@ code accuracy from 97.6% to 98.0% and FID from 15.5 to 12.3 (target 93%: not met
 was not run at ε = 5 (v5 stays there). The v6, v7 and ε = 5 rows' code accuracy and FID are `evaluate`'s
 (10,000 digits), like the card's.
 
+What the remaining gap would take: at ε = 10 CAS went 80.7% (v3s, 2.0M per-sample gradients) → 86.2% (v5,
+4.7M) → 89.8% (v7, 4.1M at lower noise per step); the published DP-SGD GANs that reach 93–95% at ε = 10
+(Bie et al.) used 174,000–450,000 D steps at batch 128–512, i.e. 58–89M per-sample gradients, 14–22× v7's.
+On this machine (about 900 per-sample gradients a second on one thread) that is 18–28 hours per model:
+a GPU's work, not a 2-core laptop's, with a larger D than ours to make use of it.
+
 The unsupervised models (v5w2 at ε = 10, v8 non-private) start from the public warm start, whose
 generator was trained with the synthetic digits' labels: their categorical code is therefore aligned with
 the digits before any MNIST step, and training keeps (and sharpens) that alignment instead of discovering
