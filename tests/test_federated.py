@@ -108,7 +108,6 @@ def test_weights_are_plain_and_clients_start_from_the_global_model():
 @pytest.mark.parametrize("args,match", [
     (["--clients", "0"], "at least 1"),
     (["--clients", "4001", "--split", "iid"], "more clients"),
-    (["--clients", "3", "--split", "dirichlet", "--alpha", "0"], "α"),
     (["--clients", "11", "--split", "class"], "K ≤ 10"),
     (["--clients", "2", "--delta", "1e-3"], "1/N"),
     (["--clients", "2", "--superlink", "127.0.0.1:1"], "cannot reach the SuperLink"),
@@ -118,6 +117,16 @@ def test_bad_input_is_one_error_line(args, match, capsys, tmp_path):
     err = capsys.readouterr().err
     assert err.startswith("error: ") and match in err and "Traceback" not in err
     assert not (tmp_path / "r").exists()  # nothing created
+
+
+def test_out_of_range_option_is_refused_at_parse_time(capsys, tmp_path):
+    # Option types check ranges while parsing (argparse exits 2 with its one-line error after the usage).
+    with pytest.raises(SystemExit) as exc:
+        main(["federated", "--clients", "3", "--split", "dirichlet", "--alpha", "0", "--run-dir", str(tmp_path / "r")])
+    assert exc.value.code == 2
+    err = capsys.readouterr().err
+    assert "error: argument --alpha:" in err.splitlines()[-1] and "α" in err and "Traceback" not in err
+    assert not (tmp_path / "r").exists()
 
 
 def test_preview_lists_each_clients_digits(capsys):
