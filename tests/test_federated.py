@@ -26,7 +26,7 @@ from dpinfogan.checkpoint import load_checkpoint, read_metadata
 from dpinfogan.cli import main
 from dpinfogan.federated.config import FedConfig
 from dpinfogan.federated.task import (
-    BudgetExhausted, initial_weights, load_model_weights, local_data, local_round, model_weights,
+    BudgetExhausted, initial_weights, load_model_weights, local_data, local_round, model_weights, only,
 )
 from dpinfogan.runs import read_run
 
@@ -293,6 +293,61 @@ def test_server_side_generator_on_the_message_api(tmp_path):
         assert m["g_steps"] == m["round"] * 2 and m["d_steps_per_g"] == 1
     meta = read_metadata(tmp_path / "run" / "checkpoint.safetensors")
     assert meta["training"]["g_steps"] == 4 and meta["training"]["generator_trained_on"] == "server"
+
+
+class _FixedD(torch.nn.Module):
+    """A scripted discriminator: its logit for every image is ``x.mean() * scale``."""
+
+    def __init__(self, scale: float, label: int):
+        super().__init__()
+        self.scale, self.label = scale, label
+
+    def forward(self, x):
+        from dpinfogan.models import DOutput
+
+        b = x.shape[0]
+        cat = torch.nn.functional.one_hot(torch.full((b,), self.label), 10).float()
+        return DOutput(x.flatten(1).mean(1) * self.scale, cat, torch.zeros(b, 2), None)
+
+
+def test_most_convinced_d_judges_each_image_by_the_client_that_calls_it_most_real():
+    from dpinfogan.federated.task import MostConvincedD
+
+    x = torch.tensor([1.0, -1.0, 2.0]).view(3, 1, 1, 1).expand(3, 1, 2, 2)  # image means 1, -1, 2
+    out = MostConvincedD([_FixedD(1.0, label=0), _FixedD(-3.0, label=1)])(x)
+    # logits: client 0 -> 1, -1, 2; client 1 -> -3, 3, -6: the larger one wins, image by image
+    assert out.logit.tolist() == [1.0, 3.0, 2.0]
+    assert out.cat_logits.argmax(1).tolist() == [0, 1, 0]  # Q's reading comes from the same client
+    assert out.cont_log_std is None
+
+
+def test_max_aggregation_keeps_each_clients_own_d_and_trains_g_against_them(tmp_path):
+    """d_aggregation = "max": after round 1 a client ignores the global D and keeps its own; the
+    server's G steps use every client's D; ε is still each client's own accountant's."""
+    from dpinfogan.federated.server_app import run_server
+
+    fed = tiny_fed(local_steps=2, d_aggregation="max")
+    data = local_data(fed, 0)
+    w0 = initial_weights(fed)
+    own, _, state = local_round(fed, data, 0, 1, w0, None)
+    other = {k: torch.zeros_like(v) for k, v in only(w0, "d.").items()}  # a global D it must not take
+    after, _, _ = local_round(fed, data, 0, 2, {**w0, **other}, state)
+    assert any(not torch.equal(after[k], own[k]) for k in own)  # it trained ...
+    assert all(torch.count_nonzero(after[k]) > 0 for k in after if after[k].dim() > 1)  # ... from its own D
+    with pytest.raises(ValueError, match="every client's discriminator"):
+        from dpinfogan.federated.task import ServerGenerator
+        ServerGenerator(fed, w0).train_round(only(w0, "d."))
+    run_server(LoopGrid(2), fed, str(tmp_path / "run"))
+    _check_run(tmp_path / "run", fed, rounds=2)  # every client's ε against dp-accounting
+    assert read_run(tmp_path / "run").metrics[-1]["g_steps"] == 4
+
+
+def test_max_aggregation_needs_the_server_generator_and_no_central_dp():
+    for over in (dict(generator="client"), dict(central_sigma=0.5)):
+        with pytest.raises(ValueError, match="max"):
+            tiny_fed(d_aggregation="max", **over).validate()
+    with pytest.raises(ValueError, match="d aggregation"):
+        tiny_fed(d_aggregation="median").validate()
 
 
 def test_message_api_central_dp_and_budget_refusal(tmp_path):

@@ -17,7 +17,7 @@ from ..argtypes import BATCH, CLIP, SEED, SIGMA, THREADS, number
 from ..config import CODE_MODES
 from ..data import DATASETS
 from ..federated.simulation import run_federation
-from ..federated.config import GENERATOR_MODES, STRATEGIES, FedConfig
+from ..federated.config import D_AGGREGATIONS, GENERATOR_MODES, STRATEGIES, FedConfig
 from ..federated.task import load_partitions
 from ..partition import SPLITS, describe
 from ..paths import PROJECT_ROOT
@@ -45,6 +45,9 @@ def add_federated_parser(sub) -> None:
     f.add_argument("--generator", default=d.generator, choices=GENERATOR_MODES,
                    help="server: G trains on the server against the averaged D, clients train D only "
                         "(DP-FedAvg-GAN); client: every client trains G and D, the server averages both")
+    f.add_argument("--d-aggregation", default=d.d_aggregation, choices=D_AGGREGATIONS,
+                   help="what the server's G trains against: average (the averaged D) or max (each client keeps "
+                        "its own D; each generated image is judged by the client D that finds it most real)")
     f.add_argument("--strategy", default=d.strategy, choices=STRATEGIES,
                    help="Flower strategy aggregating the weights: fedavg, fedavgm (server momentum), fedadam")
     f.add_argument("--server-lr", type=float, default=d.server_lr, help="fedavgm's server learning rate; fedadam's η")

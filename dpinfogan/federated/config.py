@@ -14,6 +14,7 @@ from ..partition import validate_split
 from ..recipe import shipped_warm_start, warm_start_problem
 
 GENERATOR_MODES = ("server", "client")
+D_AGGREGATIONS = ("average", "max")
 STRATEGIES = ("fedavg", "fedavgm", "fedadam")
 
 
@@ -88,6 +89,11 @@ class FedConfig:
     # Where G trains: "server" (against the averaged D, DP-FedAvg-GAN; clients train D only) or
     # "client" (every client trains G and D, the server averages both). See the module docstring.
     generator: str = "server"
+    # What the server's G trains against (generator = "server"): "average" (the averaged D) or "max"
+    # (every client keeps its own D between rounds; each generated image is judged by the client D
+    # that finds it most real, so a 7 is judged by the client that holds 7s: MD-GAN-like, no class
+    # counts needed; the averaged D is still what the checkpoint stores).
+    d_aggregation: str = "average"
     # The server's aggregation of the weights it averages: Flower's "fedavg", "fedavgm" (server
     # momentum) or "fedadam" (server Adam on the averaged update).
     strategy: str = "fedavg"
@@ -180,6 +186,11 @@ class FedConfig:
             raise ValueError("central DP needs σ ≥ 0 and a clipping norm > 0")
         if self.generator not in GENERATOR_MODES:
             raise ValueError(f"generator must be one of {GENERATOR_MODES}, got {self.generator!r}")
+        if self.d_aggregation not in D_AGGREGATIONS:
+            raise ValueError(f"d aggregation must be one of {D_AGGREGATIONS}, got {self.d_aggregation!r}")
+        if self.d_aggregation == "max" and (self.generator != "server" or self.central_sigma > 0):
+            raise ValueError("d aggregation 'max' needs the server's generator (--generator server) and no central DP "
+                             "(central DP covers the averaged update, not the clients' own discriminators)")
         if self.strategy not in STRATEGIES:
             raise ValueError(f"strategy must be one of {STRATEGIES}, got {self.strategy!r}")
         if not (self.server_lr > 0 and math.isfinite(self.server_lr)) or not 0 <= self.server_momentum < 1:
@@ -213,5 +224,5 @@ class FedConfig:
                 "derived": {"target_steps": self.total_steps, "rounds": self.rounds}}
 
 
-__all__ = ["GENERATOR_MODES", "STRATEGIES", "SET_BY_THE_FEDERATION", "TRAINING_PATHS", "FedConfig",
+__all__ = ["D_AGGREGATIONS", "GENERATOR_MODES", "STRATEGIES", "SET_BY_THE_FEDERATION", "TRAINING_PATHS", "FedConfig",
            "federation_training", "recipe_settings"]

@@ -4,7 +4,8 @@ Each round the server sends the global model, every client takes E private D ste
 strategy aggregates what they send (weighted by sample count): ``FedAvg``, or ``FedAvgM`` /
 ``FedAdam`` (a server optimizer with momentum on the averaged update). With ``generator = "server"``
 (default, DP-FedAvg-GAN) the clients send D only and the server then trains G against the
-aggregated D (:class:`~dpinfogan.federated.task.ServerGenerator`); with ``"client"`` the clients
+aggregated D (:class:`~dpinfogan.federated.task.ServerGenerator`), or with ``d-aggregation = "max"``
+against every client's own D, each image judged by the most convinced one; with ``"client"`` the clients
 train G too and G is averaged like D. With ``central-sigma > 0`` the strategy is wrapped in
 Flower's ``DifferentialPrivacyServerSideFixedClipping`` (central DP on the model updates). The round
 loop is written out here rather than ``strategy.start`` so the server can log each round to the run
@@ -71,6 +72,8 @@ def run_server(grid: Grid, fed: FedConfig, run_dir: Optional[str] = None) -> Fed
                 run.finish(state, f"round {rnd}: " + ("; ".join(errors) or f"only {len(replies)} of {fed.clients} clients replied"))
                 return run
             metrics = [dict(r.content["metrics"]) for r in replies]  # read before DP clipping rewrites replies
+            client_ds = ([r.content["arrays"].to_torch_state_dict() for r in replies]
+                         if fed.d_aggregation == "max" else None)  # each client's own D (no central DP then)
             agg, _ = strategy.aggregate_train(rnd, replies)
             if agg is None:
                 run.finish("failed", f"round {rnd}: aggregation failed")
@@ -79,7 +82,7 @@ def run_server(grid: Grid, fed: FedConfig, run_dir: Optional[str] = None) -> Fed
             t1 = time.perf_counter()
             server = {}
             if server_g:
-                server = server_g.train_round(agg.to_torch_state_dict())
+                server = server_g.train_round(agg.to_torch_state_dict(), client_ds)
                 weights = server_g.export_weights()
             else:
                 weights = agg.to_torch_state_dict()

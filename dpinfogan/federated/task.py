@@ -30,7 +30,7 @@ import torch
 
 from ..checkpoint import load_checkpoint
 from ..data import ImageData, load_dataset
-from ..models import build_models
+from ..models import DOutput, build_models
 from ..partition import SPLITS, client_data, partition_indices
 from ..recipe import AdaptiveDSteps, GeneratorEMA, check_warm_start_fits
 from ..train import Trainer, generator_step
@@ -153,7 +153,9 @@ def local_round(fed: FedConfig, data: ImageData, client: int, rnd: int, weights:
             f"client {client}: {fed.local_steps} more steps would exceed its budget ε = {fed.train.privacy.epsilon:g} "
             f"(spent ε = {trainer.epsilon():.4g} after {trainer.step_count} steps)"
         )
-    load_model_weights(trainer.g, trainer.d, weights)
+    keep_own_d = server_g and fed.d_aggregation == "max" and resume is not None
+    # With d_aggregation "max" the client keeps its own D (from its saved trainer) after round 1.
+    load_model_weights(trainer.g, None if keep_own_d else trainer.d, weights)
     for _ in range(fed.local_steps):
         trainer.step(generator=not server_g)  # its losses, batch sizes and clip fractions stay here: not DP
     # Only facts that do not depend on the private images leave the client: the accountant's
@@ -169,6 +171,30 @@ def local_round(fed: FedConfig, data: ImageData, client: int, rnd: int, weights:
 
 
 # -- the server's generator ----------------------------------------------------------------------
+class MostConvincedD(torch.nn.Module):
+    """Several clients' discriminators as one: each image is judged (real/fake logit and Q's code
+    estimates) by the discriminator whose logit calls it most real.
+
+    Under a class split a generated 7 is then judged by the client that holds 7s, instead of by an
+    average in which four clients that never saw a 7 call it fake. It sees generated images only.
+    """
+
+    def __init__(self, discriminators: list[torch.nn.Module]):
+        super().__init__()
+        self.ds = torch.nn.ModuleList(discriminators)
+
+    def forward(self, x: torch.Tensor) -> DOutput:
+        outs = [d(x) for d in self.ds]
+        best = torch.stack([o.logit for o in outs]).argmax(0)  # (B,): the most convinced client per image
+        rows = torch.arange(x.shape[0])
+
+        def pick(name: str) -> Optional[torch.Tensor]:
+            parts = [getattr(o, name) for o in outs]
+            return None if parts[0] is None else torch.stack(parts)[best, rows]  # (K, B, ...) -> (B, ...)
+
+        return DOutput(*(pick(name) for name in DOutput._fields))
+
+
 class ServerGenerator:
     """The generator trained on the server against the averaged discriminator (DP-FedAvg-GAN).
 
@@ -192,15 +218,31 @@ class ServerGenerator:
         self.n_d = self.cfg.d_steps_per_g
         self.steps, self._owed = 0, 0.0
 
-    def train_round(self, d_weights: Mapping[str, Any]) -> dict[str, float]:
-        """Load the aggregated D, take this round's G steps; returns statistics of generated data."""
+    def train_round(self, d_weights: Mapping[str, Any],
+                    client_d_weights: Optional[list[Mapping[str, Any]]] = None) -> dict[str, float]:
+        """Load the aggregated D, take this round's G steps; returns statistics of generated data.
+
+        With ``d_aggregation = "max"`` the G steps are taken against the clients' own discriminators
+        (``client_d_weights``, one per client) through :class:`MostConvincedD`; the aggregated D is
+        only stored in the checkpoint.
+        """
         load_model_weights(None, self.d, d_weights)
+        judge = self.d
+        if self.fed.d_aggregation == "max":
+            if not client_d_weights:
+                raise ValueError("d aggregation 'max' needs every client's discriminator")
+            ds = []
+            for w in client_d_weights:
+                _, d = build_models(self.cfg.model, self.cfg.latent)
+                load_model_weights(None, d, w)
+                ds.append(d)
+            judge = MostConvincedD(ds)
         self._owed += self.fed.local_steps / self.n_d
         k = int(self._owed + 1e-9)
         self._owed -= k
         loss = acc = float("nan")
         for _ in range(k):
-            loss, acc = generator_step(self.cfg, self.g, self.d, self.opt, self.rng)
+            loss, acc = generator_step(self.cfg, self.g, judge, self.opt, self.rng)
             if self.ema is not None:
                 self.ema.update(self.g)
             if self.adaptive is not None:
@@ -235,6 +277,6 @@ def _load_state(state: bytes):
 
 
 __all__ = [
-    "SPLITS", "BudgetExhausted", "ServerGenerator", "load_partitions",
+    "SPLITS", "BudgetExhausted", "MostConvincedD", "ServerGenerator", "load_partitions",
     "local_data", "model_weights", "load_model_weights", "only", "initial_weights", "local_round",
 ]
