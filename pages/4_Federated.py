@@ -24,6 +24,7 @@ st.caption(
     "generator that also draws digits it never saw."
 )
 GEN_HELP = {"server": "on the server, against the averaged discriminator (DP-FedAvg-GAN)",
+            "server-max": "on the server, each image judged by the client discriminator that finds it most real",
             "client": "on every client, then averaged with the discriminators (plain FedAvg)"}
 SPLIT_HELP = {"class": "by class: client k holds only its own digits", "iid": "IID: a uniform share of every digit",
               "dirichlet": "Dirichlet(α): skewed shares; small α = very uneven"}
@@ -83,7 +84,9 @@ with right:
 
 fed = FedConfig.of(dataset=dataset, clients=int(k), split=split, alpha=float(alpha), rounds=int(rounds),
                    local_steps=int(local_steps), epsilon=float(eps), delta=float(delta), batch_size=int(batch),
-                   generator=gen_mode, **(recipe_settings() if use_recipe else {}))
+                   generator=gen_mode.removesuffix("-max"),
+                   d_aggregation="max" if gen_mode == "server-max" else "average",
+                   **(recipe_settings() if use_recipe else {}))
 problem = None
 try:
     fed.validate()

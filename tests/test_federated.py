@@ -553,3 +553,6 @@ def test_federated_page_renders(with_run, tmp_path, monkeypatch):
     at.radio(key="fed_split").set_value("dirichlet").run()
     at.select_slider(key="fed_alpha").set_value(0.05).run()
     assert not at.exception
+    at.radio(key="fed_split").set_value("class").run()
+    at.radio(key="fed_generator").set_value("server-max").run()  # G against every client's own D
+    assert not at.exception and not at.error, [e.value for e in at.error]
