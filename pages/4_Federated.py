@@ -19,9 +19,9 @@ widgets.named_pages()
 st.title("Federated training (DPD-InfoGAN)")
 st.caption(
     "Each client keeps its images at home and trains its own private discriminator (DP-SGD, its own ε). "
-    "Only model weights travel: the server averages the discriminators (on Flower) and trains the one generator "
-    "against that average — the generator never needs data. A client that only ever saw 0s and 1s gets back a "
-    "generator that also draws digits it never saw."
+    "Only model weights travel: the server trains the one generator against the clients' discriminators (on "
+    "Flower), their average or each image judged by the client that finds it most real — the generator never "
+    "needs data. A client that only ever saw 0s and 1s gets back a generator that also draws digits it never saw."
 )
 GEN_HELP = {"server": "on the server, against the averaged discriminator (DP-FedAvg-GAN)",
             "server-max": "on the server, each image judged by the client discriminator that finds it most real",
@@ -196,7 +196,7 @@ def _digit_maps(run) -> None:
     held = _held(run.config.get("federated", {})).get(0, {}).get("classes", [])
     start = (run.config.get("derived") or {}).get("start_digit_accuracy")
     if start and (run.config.get("federated") or {}).get("warm_start"):
-        st.caption(f"Round 0 is the public warm start (font digits, no privacy spent): it already draws "
+        st.caption(f"Round 0 is the public warm start (synthetic digits, no privacy spent): it already draws "
                    f"{sum(x >= COVERED_AT for x in start)}/10 digits recognisably.")
     iso = read_run(run.path / "isolated" / "client-0")
     c1, c2 = st.columns(2)
