@@ -293,6 +293,7 @@ def test_server_side_generator_on_the_message_api(tmp_path):
         assert m["g_steps"] == m["round"] * 2 and m["d_steps_per_g"] == 1
     meta = read_metadata(tmp_path / "run" / "checkpoint.safetensors")
     assert meta["training"]["g_steps"] == 4 and meta["training"]["generator_trained_on"] == "server"
+    assert meta["training"]["generator_judged_by"] == "average"
 
 
 class _FixedD(torch.nn.Module):
@@ -340,6 +341,7 @@ def test_max_aggregation_keeps_each_clients_own_d_and_trains_g_against_them(tmp_
     run_server(LoopGrid(2), fed, str(tmp_path / "run"))
     _check_run(tmp_path / "run", fed, rounds=2)  # every client's ε against dp-accounting
     assert read_run(tmp_path / "run").metrics[-1]["g_steps"] == 4
+    assert read_metadata(tmp_path / "run" / "checkpoint.safetensors")["training"]["generator_judged_by"] == "max"
 
 
 def test_max_aggregation_needs_the_server_generator_and_no_central_dp():

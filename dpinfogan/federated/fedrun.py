@@ -150,6 +150,8 @@ class FedRun:
             training={"steps": steps,
                       "g_steps": self.g_steps if self.fed.generator == "server" else steps // max(self.cfg.d_steps_per_g, 1),
                       "warm_start": self.warm_start, "generator_trained_on": self.fed.generator,
+                      # what the server's G trained against: the averaged D or each client's own ("max")
+                      "generator_judged_by": self.fed.d_aggregation if self.fed.generator == "server" else None,
                       "seconds": round(time.perf_counter() - self.t0, 2),
                       "dataset_source": f"{self.cfg.dataset}, split over {self.fed.clients} clients ({self.fed.split})",
                       "federated": True, "threads": torch.get_num_threads()},
