@@ -281,10 +281,9 @@ def browser_runs(zoo: Path, tmp: Path, repeats: int, compare: str | None, shots:
             out["cold"][name if name != "new" else "new, empty Home cache"] = cold_start(browser, name, root, env, flags)
         filled = [("new", ROOT, ())] + ([(apps[0][0], ROOT, compare_flags)] if compare_flags and not compare else [])
         for name, root, flags in filled:
-            label = ("new" if name == "new" else name) + ", filled Home cache"
             runs = [cold_start(browser, name, root, env, flags) for _ in range(cold_repeats)]
             runs.sort(key=lambda r: r["home_interactive_s"])
-            out["cold"][label] = {**runs[len(runs) // 2], "all_s": [r["home_interactive_s"] for r in runs]}
+            out["cold"][name + ", filled Home cache"] = {**runs[len(runs) // 2], "all_s": [r["home_interactive_s"] for r in runs]}
         servers = [Server(name, root, env, flags) for name, root, flags in apps]
         try:
             for srv in servers:

@@ -30,7 +30,7 @@ import torch
 
 from ..checkpoint import load_checkpoint
 from ..data import ImageData, load_dataset
-from ..models import DOutput, build_models
+from ..models import Discriminator, DOutput, build_models
 from ..partition import SPLITS, client_data, partition_indices
 from ..recipe import AdaptiveDSteps, GeneratorEMA, check_warm_start_fits
 from ..train import Trainer, generator_step
@@ -217,6 +217,7 @@ class ServerGenerator:
         self.adaptive = AdaptiveDSteps(self.cfg.d_steps_per_g) if self.cfg.adaptive_d_steps else None
         self.n_d = self.cfg.d_steps_per_g
         self.steps, self._owed = 0, 0.0
+        self._client_ds: list[torch.nn.Module] = []  # d_aggregation "max": one D per client, reloaded each round
 
     def train_round(self, d_weights: Mapping[str, Any],
                     client_d_weights: Optional[list[Mapping[str, Any]]] = None) -> dict[str, float]:
@@ -231,12 +232,11 @@ class ServerGenerator:
         if self.fed.d_aggregation == "max":
             if not client_d_weights:
                 raise ValueError("d aggregation 'max' needs every client's discriminator")
-            ds = []
-            for w in client_d_weights:
-                _, d = build_models(self.cfg.model, self.cfg.latent)
+            while len(self._client_ds) < len(client_d_weights):  # built once; each round only reloads weights
+                self._client_ds.append(Discriminator(self.cfg.model, self.cfg.latent))
+            for d, w in zip(self._client_ds, client_d_weights):
                 load_model_weights(None, d, w)
-                ds.append(d)
-            judge = MostConvincedD(ds)
+            judge = MostConvincedD(self._client_ds[:len(client_d_weights)])
         self._owed += self.fed.local_steps / self.n_d
         k = int(self._owed + 1e-9)
         self._owed -= k
