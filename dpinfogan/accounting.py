@@ -60,21 +60,39 @@ def _rdp_one_step(sigma: float, q: float) -> np.ndarray:
 
 
 def calibrate_noise(
-    *, target_epsilon: float, delta: float, sample_rate: float, steps: int, accountant: str = "rdp"
+    *, target_epsilon: float, delta: float, sample_rate: float, steps: int, accountant: str = "rdp",
+    history: Iterable = (),
 ) -> float:
-    """Smallest σ (to 0.5% of ε) with ε(σ, q, steps) ≤ target_epsilon at δ."""
+    """Smallest σ (to 0.5% of ε) with ε(σ, q, steps) ≤ target_epsilon at δ.
+
+    ``history``: (σ, q, steps) already spent on the same data (a federated client's released label
+    histogram); the new steps' σ is then calibrated so that the whole history stays within the target.
+    """
     if not (target_epsilon > 0 and math.isfinite(target_epsilon)):
         raise ValueError(f"target ε must be a positive finite number, got {target_epsilon}")
-    return float(
-        get_noise_multiplier(
-            target_epsilon=target_epsilon,
-            target_delta=delta,
-            sample_rate=sample_rate,
-            steps=steps,
-            accountant=accountant,
-            epsilon_tolerance=0.005 * target_epsilon,
-        )
-    )
+    hist = list(history)
+    if not hist:
+        return float(get_noise_multiplier(
+            target_epsilon=target_epsilon, target_delta=delta, sample_rate=sample_rate, steps=steps,
+            accountant=accountant, epsilon_tolerance=0.005 * target_epsilon,
+        ))
+    if epsilon_of(accountant, hist, delta) >= target_epsilon:
+        raise ValueError(f"what was already spent (ε = {epsilon_of(accountant, hist, delta):.4g}) leaves "
+                         f"nothing of ε = {target_epsilon:g}")
+
+    def eps(sigma: float) -> float:
+        return epsilon_of(accountant, hist + [(sigma, sample_rate, steps)], delta)
+
+    lo, hi = 0.0, 10.0
+    while eps(hi) > target_epsilon:
+        lo, hi = hi, 2 * hi
+    while target_epsilon - eps(hi) > 0.005 * target_epsilon:  # bisection, as Opacus' get_noise_multiplier
+        mid = (lo + hi) / 2
+        if eps(mid) > target_epsilon:
+            lo = mid
+        else:
+            hi = mid
+    return float(hi)
 
 
 def max_steps_within(

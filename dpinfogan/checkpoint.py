@@ -120,7 +120,9 @@ def privacy_guarantee(meta: dict[str, Any]) -> tuple[float, Optional[str]]:
         return math.inf, ("its DP noise and batches came from the stored seed, so an adversary could replay "
                           "them: not differentially private")
     history = pr.get("history") or []
-    covered = sum(int(n) for _, _, n in history)
+    # The first entries may be releases made before training (a federated client's noisy class
+    # counts): they count toward ε but are not steps.
+    covered = sum(int(n) for _, _, n in history[int(tr.get("prior_releases", 0)):])
     if covered != int(tr.get("steps", -1)):
         return math.inf, f"its accountant covers {covered} of its {tr.get('steps')} steps"
     return epsilon_of(pr.get("accountant", "rdp"), history, float(pr["delta"])), None

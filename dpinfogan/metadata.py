@@ -192,6 +192,7 @@ def validate_checkpoint_meta(meta: Any, max_version: int) -> dict:
     _int(tr, "steps", "training", 0, MAX_STEPS)
     _int(tr, "g_steps", "training", 0, MAX_STEPS)
     _num(tr, "seconds", "training", 0.0)
+    _int(tr, "prior_releases", "training", 0, MAX_HISTORY)
     n_cat = cfg.get("latent", {}).get("n_categories", 10)
     mapping = meta.get("code_to_label")
     if mapping is not None and not (isinstance(mapping, list) and len(mapping) == n_cat

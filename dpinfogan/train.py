@@ -12,7 +12,7 @@ import signal
 import time
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Callable, Optional
+from typing import Callable, Optional, Sequence
 
 import torch
 
@@ -21,7 +21,7 @@ from .checkpoint import Checkpoint, load_checkpoint, privacy_guarantee, restore_
 from .config import TrainConfig, default_delta
 from .data import ImageData, to_uint8
 from .fileio import image_grid
-from .latent import fixed_grid_latent, sample_latent
+from .latent import Latent, fixed_grid_latent, sample_latent
 from .losses import generator_loss
 from .models import build_models
 from .privacy import PrivateDStep
@@ -60,9 +60,17 @@ class Trainer:
         cfg: the training config (validated against ``len(data)``).
         data: the real images; they reach training only through :class:`PrivateDStep`.
         resume: a checkpoint to continue from (weights, optimisers, accountant history, step).
+        prior_history: (σ, q, steps) already spent on ``data`` before the first step (a federated
+            client's noisy label histogram); it opens the accountant's history and σ is calibrated
+            for it. Ignored on resume, whose history already holds it.
+        fake_code_probs: weights (∝ probabilities) of the categorical codes of the discriminator's
+            generated images (None: uniform). Only privately released ones (e.g. that noisy
+            histogram) may come from the data. Kept in the checkpoint, so a resumed run keeps them.
     """
 
-    def __init__(self, cfg: TrainConfig, data: ImageData, resume: Optional[Checkpoint] = None):
+    def __init__(self, cfg: TrainConfig, data: ImageData, resume: Optional[Checkpoint] = None, *,
+                 prior_history: Sequence[tuple[float, float, int]] = (),
+                 fake_code_probs: Optional[Sequence[float]] = None):
         if cfg.privacy.delta is None and cfg.privacy.private:  # "auto": the resumed run's δ, else from N
             rp = resume.meta["privacy"] if resume is not None else {}
             cfg.privacy.delta = float(rp["delta"]) if rp.get("private") and rp.get("delta") else default_delta(len(data))
@@ -92,7 +100,8 @@ class Trainer:
             self.warm_start = warm_start_info(warm.meta, cfg.warm_start)
             self.g.load_state_dict(warm.generator.state_dict())
             self.d.load_state_dict(warm.discriminator.state_dict())
-        history = []
+        history = [list(h) for h in prior_history]
+        self.prior_releases = len(history)  # history entries that are releases, not steps
         tr: dict = {}
         if resume is not None:
             _check_resumable(cfg, resume)
@@ -104,6 +113,8 @@ class Trainer:
             restore_optimizer(resume, "d", self.opt_d)
             rp = resume.meta["privacy"]
             history = rp.get("history", [])
+            fake_code_probs = tr.get("fake_code_probs")
+            self.prior_releases = int(tr.get("prior_releases", 0))
             self.step_count = int(resume.meta["training"].get("steps", 0))
             self.g_step_count = int(resume.meta["training"].get("g_steps", 0))
             self.elapsed = float(resume.meta["training"].get("seconds", 0.0))
@@ -117,6 +128,8 @@ class Trainer:
         self.adaptive = (AdaptiveDSteps(self.d_steps_per_g, ema=float(tr.get("d_acc_fake_ema", 1.0)))
                          if cfg.adaptive_d_steps else None)
         self._d_since_g = 0
+        self.fake_code_probs = (None if fake_code_probs is None else
+                                torch.as_tensor(fake_code_probs, dtype=torch.float64))
         self.accountant = make_accountant(p.accountant, history)
         remaining = max(cfg.steps - self.step_count, 0)
         if not p.private:
@@ -126,7 +139,7 @@ class Trainer:
         else:
             self.sigma = calibrate_noise(
                 target_epsilon=p.epsilon, delta=p.delta, sample_rate=self.sample_rate,
-                steps=max(remaining, 1), accountant=p.accountant,
+                steps=max(remaining, 1), accountant=p.accountant, history=history if resume is None else (),
             )
         # The budget: never take a step that would push ε past the target.
         self.budget_steps = remaining
@@ -181,9 +194,7 @@ class Trainer:
         t0 = time.perf_counter()
         self.g.train()
         x, y = self._real_batch()
-        fake = sample_latent(self.cfg.latent, self.cfg.batch_size, generator=self.rng)
-        with torch.no_grad():
-            fake_x = self.g(fake.vector(self.cfg.latent))
+        fake, fake_x = self._fake_batch()
         stats = self.dstep.step(x, y if self.cfg.code_mode == "labels" else None, fake_x, fake)
         if self.cfg.privacy.private:
             self.accountant.step(noise_multiplier=self.sigma, sample_rate=self.sample_rate)
@@ -199,6 +210,22 @@ class Trainer:
         self.elapsed += time.perf_counter() - t0
         stats["real_batch"] = int(x.shape[0])
         return stats
+
+    @torch.no_grad()
+    def _fake_batch(self) -> tuple[Latent, torch.Tensor]:
+        """The discriminator's generated images: B drawn with uniform codes, as the generator is
+        trained and judged. With ``fake_code_probs`` each is kept with probability p_c / max p (a
+        federated client keeps its own classes): drawn alone, a batch of 0s and 1s would come out
+        differently, because the generator's BatchNorm normalises by the batch's statistics."""
+        fake = sample_latent(self.cfg.latent, self.cfg.batch_size, generator=self.rng)
+        x = self.g(fake.vector(self.cfg.latent))
+        if self.fake_code_probs is None:
+            return fake, x
+        p = (self.fake_code_probs / self.fake_code_probs.max()).float()  # (C,) acceptance per code
+        keep = torch.nonzero(torch.rand(len(fake), generator=self.rng) < p[fake.cat]).flatten()
+        if keep.numel() == 0:  # a small batch can keep none: the likeliest code's image stands in
+            keep = p[fake.cat].argmax().view(1)
+        return Latent(z=fake.z[keep], cat=fake.cat[keep], cont=fake.cont[keep]), x[keep]
 
     def _g_step(self) -> tuple[float, float]:
         loss, acc = generator_step(self.cfg, self.g, self.d, self.opt_g, self.rng)
@@ -246,6 +273,10 @@ class Trainer:
                     "d_steps_per_g": self.d_steps_per_g, "warm_start": self.warm_start}
         if self.adaptive is not None:
             training["d_acc_fake_ema"] = self.adaptive.ema
+        if self.prior_releases:
+            training["prior_releases"] = self.prior_releases
+        if self.fake_code_probs is not None:  # privately released (see __init__): safe to store
+            training["fake_code_probs"] = [float(v) for v in self.fake_code_probs]
         # With an EMA the file's generator is the average (what sampling uses); the raw generator
         # travels along only with the optimizer state, for an exact resume.
         extra = {"g_raw.": self.g} if self.ema is not None and with_optimizers else None
@@ -263,10 +294,13 @@ def generator_step(cfg: TrainConfig, g: torch.nn.Module, d: torch.nn.Module, opt
     """One generator step against ``d``; returns its loss and D's accuracy on its generated images
     (the fraction D calls fake: generated data only, so free in privacy).
 
-    Needs no real data, so it is also the federated server's generator step (DP-FedAvg-GAN).
+    Needs no real data, so it is also the federated server's generator step (DP-FedAvg-GAN). A
+    judge with ``takes_codes`` set (the federated class-weighted one) is also given each image's
+    categorical code.
     """
     lat = sample_latent(cfg.latent, cfg.batch_size, generator=rng)
-    out = d(g(lat.vector(cfg.latent)))
+    x = g(lat.vector(cfg.latent))
+    out = d(x, lat.cat) if getattr(d, "takes_codes", False) else d(x)
     loss = generator_loss(out, lat, cfg)
     grads = torch.autograd.grad(loss, list(g.parameters()))  # D's parameters are left alone
     for p, gr in zip(g.parameters(), grads):

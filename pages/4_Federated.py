@@ -20,11 +20,13 @@ st.title("Federated training (DPD-InfoGAN)")
 st.caption(
     "Each client keeps its images at home and trains its own private discriminator (DP-SGD, its own ε). "
     "Only model weights travel: the server trains the one generator against the clients' discriminators (on "
-    "Flower), their average or each image judged by the client that finds it most real — the generator never "
-    "needs data. A client that only ever saw 0s and 1s gets back a generator that also draws digits it never saw."
+    "Flower), each image judged by the clients that hold its digit, by the one that finds it most real, or by "
+    "their average — the generator never needs data. A client that only ever saw 0s and 1s gets back a generator that also draws digits it never saw."
 )
-GEN_HELP = {"server": "on the server, against the averaged discriminator (DP-FedAvg-GAN)",
+GEN_HELP = {"server-class": "on the server, each image judged by the clients that hold its digit (each client "
+                            "releases its class counts with noise, counted in its ε)",
             "server-max": "on the server, each image judged by the client discriminator that finds it most real",
+            "server": "on the server, against the averaged discriminator (DP-FedAvg-GAN)",
             "client": "on every client, then averaged with the discriminators (plain FedAvg)"}
 SPLIT_HELP = {"class": "by class: client k holds only its own digits", "iid": "IID: a uniform share of every digit",
               "dirichlet": "Dirichlet(α): skewed shares; small α = very uneven"}
@@ -84,8 +86,7 @@ with right:
 
 fed = FedConfig.of(dataset=dataset, clients=int(k), split=split, alpha=float(alpha), rounds=int(rounds),
                    local_steps=int(local_steps), epsilon=float(eps), delta=float(delta), batch_size=int(batch),
-                   generator=gen_mode.removesuffix("-max"),
-                   d_aggregation="max" if gen_mode == "server-max" else "average",
+                   generator=gen_mode.partition("-")[0], d_aggregation=gen_mode.partition("-")[2] or "average",
                    **(recipe_settings() if use_recipe else {}))
 problem = None
 try:

@@ -47,6 +47,23 @@ def test_calibration_hits_target_from_below(target):
     assert eps >= 0.99 * target
 
 
+def test_calibration_with_history_counts_what_was_spent():
+    q, steps, hist = 0.02, 600, [(20.0, 1.0, 1)]  # a noisy class histogram (σ_h = 20, q = 1), then 600 steps
+    sigma = calibrate_noise(target_epsilon=10.0, delta=1e-6, sample_rate=q, steps=steps, history=hist)
+    eps = epsilon_of("rdp", hist + [(sigma, q, steps)], 1e-6)
+    assert 0.99 * 10.0 <= eps <= 10.0
+    # dp-accounting: one Gaussian mechanism composed with the Poisson-sampled steps
+    acc = rdp.RdpAccountant(orders=OPACUS_ORDERS)
+    acc.compose(dp_accounting.GaussianDpEvent(20.0))
+    acc.compose(dp_accounting.PoissonSampledDpEvent(q, dp_accounting.GaussianDpEvent(sigma)), steps)
+    assert eps == pytest.approx(acc.get_epsilon(1e-6), rel=0.01)
+    # a costlier release (σ_h = 2) leaves less for the steps: more noise on each
+    assert (calibrate_noise(target_epsilon=10.0, delta=1e-6, sample_rate=q, steps=steps, history=[(2.0, 1.0, 1)])
+            > calibrate_noise(target_epsilon=10.0, delta=1e-6, sample_rate=q, steps=steps))
+    with pytest.raises(ValueError, match="leaves nothing"):
+        calibrate_noise(target_epsilon=1.0, delta=1e-6, sample_rate=q, steps=steps, history=[(0.5, 1.0, 1)])
+
+
 def test_prv_option_runs():
     eps = epsilon_of("prv", [(1.0, 0.01, 200)], 1e-5)
     assert 0 < eps < epsilon_of("rdp", [(1.0, 0.01, 200)], 1e-5) * 1.05

@@ -7,6 +7,7 @@ so they take tens of seconds each; everything else runs in seconds.
 from __future__ import annotations
 
 import json
+import math
 import os
 import shutil
 import signal
@@ -51,8 +52,12 @@ def tiny_fed(**over) -> FedConfig:
     return FedConfig.of(**{**base, **over})
 
 
-def dp_accounting_eps(sigma: float, q: float, steps: int, delta: float) -> float:
+def dp_accounting_eps(sigma: float, q: float, steps: int, delta: float, histogram_sigma: float = 0.0) -> float:
+    """dp-accounting's ε for a client: its released class counts (Gaussian, sensitivity 1), if any,
+    then its Poisson-sampled Gaussian steps."""
     acc = rdp.RdpAccountant(orders=OPACUS_ORDERS)
+    if histogram_sigma:
+        acc.compose(dp_accounting.GaussianDpEvent(histogram_sigma))
     acc.compose(dp_accounting.PoissonSampledDpEvent(q, dp_accounting.GaussianDpEvent(sigma)), steps)
     return acc.get_epsilon(delta)
 
@@ -209,7 +214,9 @@ def _check_run(run_dir: Path, fed: FedConfig, rounds: int) -> None:
     assert len(last["client_epsilon"]) == fed.clients
     for c in last["clients"]:  # every client's ε is reproduced by dp-accounting from (σ, q, steps)
         assert c["steps"] == rounds * fed.local_steps
-        assert c["epsilon"] == pytest.approx(dp_accounting_eps(c["sigma"], c["sample_rate"], int(c["steps"]), fed.train.privacy.delta), rel=0.01)
+        theirs = dp_accounting_eps(c["sigma"], c["sample_rate"], int(c["steps"]), fed.train.privacy.delta,
+                                   c.get("histogram-sigma", 0.0))
+        assert c["epsilon"] == pytest.approx(theirs, rel=0.01)
         assert c["epsilon"] <= fed.train.privacy.epsilon
     if rounds > 1:
         assert all(b > a for a, b in zip(info.metrics[-2]["client_epsilon"], last["client_epsilon"]))
@@ -344,12 +351,104 @@ def test_max_aggregation_keeps_each_clients_own_d_and_trains_g_against_them(tmp_
     assert read_metadata(tmp_path / "run" / "checkpoint.safetensors")["training"]["generator_judged_by"] == "max"
 
 
+@pytest.mark.parametrize("agg,personal", [("average", "all"), ("max", "all"), ("max", "head"), ("class", "head")])
+def test_what_a_client_keeps_of_its_own_discriminator(agg, personal, monkeypatch):
+    """From round 2 on: "average" takes the global D, "all" keeps the client's whole D, "head" takes
+    the global trunk and Q heads and keeps only its own real/fake head."""
+    from dpinfogan.train import Trainer
+
+    fed = tiny_fed(local_steps=2, d_aggregation=agg, d_personal=personal)
+    data, w0 = local_data(fed, 0), initial_weights(fed)
+    own, _, state = local_round(fed, data, 0, 1, w0, None)
+    zeros = {k: torch.zeros_like(v) for k, v in only(w0, "d.").items()}
+    monkeypatch.setattr(Trainer, "step", lambda self, generator=True: {})  # see what the client loaded
+    got, _, _ = local_round(fed, data, 0, 2, {**w0, **zeros}, state)
+    for k in got:
+        keeps = personal == "all" or k.startswith("d.d_head.") if agg != "average" else False
+        assert torch.equal(got[k], own[k] if keeps else zeros[k]), k
+
+
 def test_max_aggregation_needs_the_server_generator_and_no_central_dp():
-    for over in (dict(generator="client"), dict(central_sigma=0.5)):
-        with pytest.raises(ValueError, match="max"):
-            tiny_fed(d_aggregation="max", **over).validate()
+    for agg in ("max", "class"):
+        for over in (dict(generator="client"), dict(central_sigma=0.5)):
+            with pytest.raises(ValueError, match=agg):
+                tiny_fed(d_aggregation=agg, **over).validate()
     with pytest.raises(ValueError, match="d aggregation"):
         tiny_fed(d_aggregation="median").validate()
+    with pytest.raises(ValueError, match="d personal"):
+        tiny_fed(d_aggregation="max", d_personal="trunk").validate()
+    with pytest.raises(ValueError, match="labels code mode"):
+        tiny_fed(d_aggregation="class", code_mode="unsupervised").validate()
+    for bad in (0.0, -1.0, float("inf")):
+        with pytest.raises(ValueError, match="σ_h"):
+            tiny_fed(d_aggregation="class", histogram_sigma=bad).validate()
+
+
+def test_class_weighted_d_judges_each_code_by_the_clients_that_hold_it():
+    from dpinfogan.federated.task import ClassWeightedD
+
+    x = torch.tensor([1.0, 1.0, 2.0]).view(3, 1, 1, 1).expand(3, 1, 2, 2)  # image means 1, 1, 2
+    counts = torch.zeros(2, 10)
+    counts[0, 0], counts[1, 1] = 100.0, 50.0  # client 0 holds the 0s, client 1 the 1s
+    counts[:, 2] = torch.tensor([30.0, 10.0])  # both hold 2s, 3:1
+    judge = ClassWeightedD([_FixedD(1.0, label=0), _FixedD(-3.0, label=1)], counts)
+    out = judge(x, torch.tensor([1, 0, 2]))
+    # code 1: only client 1 holds 1s, so its logit (-3) stands although client 0's (1) is higher
+    assert out.logit[0].item() == pytest.approx(-3.0) and out.cat_logits[0].argmax().item() == 1
+    assert out.logit[1].item() == pytest.approx(1.0) and out.cat_logits[1].argmax().item() == 0
+    # code 2: the mixture of odds, log(¾·e² + ¼·e⁻⁶), read by the client with the larger term
+    assert out.logit[2].item() == pytest.approx(math.log(0.75 * math.exp(2.0) + 0.25 * math.exp(-6.0)), rel=1e-5)
+    assert out.cat_logits[2].argmax().item() == 0
+    # code 3: no client reported it, so both judge it equally: log(½·e¹ + ½·e⁻³)
+    out3 = judge(x[:1], torch.tensor([3]))
+    assert out3.logit[0].item() == pytest.approx(math.log(0.5 * math.exp(1.0) + 0.5 * math.exp(-3.0)), rel=1e-5)
+
+
+def test_noisy_label_counts_are_noised_from_the_secret_source():
+    from dpinfogan.federated.task import noisy_label_counts
+
+    labels = torch.tensor([0] * 500 + [3] * 300)
+    a, b = noisy_label_counts(labels, 10, 5.0), noisy_label_counts(labels, 10, 5.0)
+    assert len(a) == 10 and min(a) >= 0.0
+    assert a != b  # fresh noise each call: nothing a published seed could replay
+    assert abs(a[0] - 500) < 40 and abs(a[3] - 300) < 40
+    assert all(a[k] == 0.0 for k in (1, 2, 4, 5, 6, 7, 8, 9))  # under 3σ: read as not held
+    assert noisy_label_counts(torch.tensor([5, 5]), 10, 1000.0) != [0.0] * 10  # nothing clears 3σ: never all zero
+
+
+def test_class_aggregation_releases_counts_once_and_counts_them_in_epsilon(tmp_path):
+    """d_aggregation = "class": a client releases its noisy class counts in round 1 only (the same
+    numbers every round), trains its D on generated images of its own classes, and its ε — with
+    the release — matches dp-accounting; the federation runs end to end through the ClientApp."""
+    from dpinfogan.federated.server_app import run_server
+
+    fed = tiny_fed(local_steps=2, d_aggregation="class", histogram_sigma=2.0, split="class")
+    data = local_data(fed, 0)
+    w0 = initial_weights(fed)
+    _, m1, state = local_round(fed, data, 0, 1, w0, None)
+    held = set(data.labels.tolist())
+    counts = m1["label-counts"]
+    assert all(counts[c] > 50 for c in held) and all(counts[c] == 0.0 for c in range(10) if c not in held)
+    ck = load_checkpoint(_state_file(tmp_path, state))
+    assert ck.meta["training"]["prior_releases"] == 1
+    assert ck.meta["training"]["fake_code_probs"] == pytest.approx(counts)
+    assert ck.meta["privacy"]["history"][0] == [2.0, 1.0, 1]
+    _, m2, _ = local_round(fed, data, 0, 2, w0, state)
+    assert m2["label-counts"] == counts  # released once, not again each round
+    q = fed.train.batch_size / len(data)
+    assert m2["epsilon"] == pytest.approx(dp_accounting_eps(m2["sigma"], q, 4, fed.train.privacy.delta, 2.0), rel=0.01)
+    assert m2["epsilon"] > epsilon_of("rdp", [(m2["sigma"], q, 4)], fed.train.privacy.delta)  # the release costs ε
+    run_server(LoopGrid(2), fed, str(tmp_path / "run"))
+    _check_run(tmp_path / "run", fed, rounds=2)  # every client's ε against dp-accounting, release included
+    meta = read_metadata(tmp_path / "run" / "checkpoint.safetensors")
+    assert meta["training"]["generator_judged_by"] == "class"
+    assert meta["privacy"]["history"][0] == [2.0, 1.0, 1] and meta["privacy"]["federated"]["label_histogram_sigma"] == 2.0
+
+
+def _state_file(tmp_path: Path, state: bytes) -> Path:
+    p = tmp_path / "client-state.safetensors"
+    p.write_bytes(state)
+    return p
 
 
 def test_message_api_central_dp_and_budget_refusal(tmp_path):
@@ -556,5 +655,8 @@ def test_federated_page_renders(with_run, tmp_path, monkeypatch):
     at.select_slider(key="fed_alpha").set_value(0.05).run()
     assert not at.exception
     at.radio(key="fed_split").set_value("class").run()
+    assert at.radio(key="fed_generator").value == "server-class"  # the default: the best measured
     at.radio(key="fed_generator").set_value("server-max").run()  # G against every client's own D
+    assert not at.exception and not at.error, [e.value for e in at.error]
+    at.radio(key="fed_generator").set_value("client").run()
     assert not at.exception and not at.error, [e.value for e in at.error]

@@ -4,6 +4,7 @@ import math
 import platform
 
 import pytest
+import torch
 
 from dpinfogan.accounting import epsilon_of
 from dpinfogan.checkpoint import load_checkpoint
@@ -63,6 +64,36 @@ def test_resume_keeps_counting(digits, tmp_path):
     q = cfg.batch_size / len(digits)
     assert second.epsilon == pytest.approx(epsilon_of("rdp", [(1.0, q, 7)], 1e-5))
     assert second.epsilon > first.epsilon
+
+
+def test_prior_release_is_counted_and_fake_codes_follow_given_weights(digits, tmp_path):
+    """A release before training (a federated client's noisy class counts) opens the accountant's
+    history: σ is calibrated so the total stays within ε, the checkpoint's guarantee holds with it;
+    generated images for D take their codes from ``fake_code_probs``, also after a resume."""
+    def recording(trainer):
+        codes, real_step = [], trainer.dstep.step
+        trainer.dstep.step = lambda x, y, fake_x, fake: codes.append(fake.cat) or real_step(x, y, fake_x, fake)
+        return codes
+
+    cfg = tiny_config(steps=5, privacy=PrivacyConfig(epsilon=3.0, delta=1e-5))
+    weights = [0.0] * 10
+    weights[2], weights[7] = 30.0, 10.0
+    t = Trainer(cfg, digits, prior_history=[(1.5, 1.0, 1)], fake_code_probs=weights)
+    codes = recording(t)
+    for _ in range(5):
+        t.step(generator=False)
+    drawn = torch.cat(codes)
+    assert set(drawn.tolist()) == {2, 7} and 0.6 < (drawn == 2).float().mean() < 0.9  # 3:1
+    assert len(drawn) < 0.3 * 5 * cfg.batch_size  # kept from uniform batches of B: about B·(1 + 1/3)/10
+    assert 0.97 * 3.0 <= t.epsilon() <= 3.0  # the release and the 5 steps together
+    assert t.epsilon() > epsilon_of("rdp", [(t.sigma, t.sample_rate, 5)], 1e-5)
+    ck = load_checkpoint(t.save(tmp_path / "c.safetensors"))
+    assert ck.epsilon == pytest.approx(t.epsilon())  # privacy_guarantee: 5 steps covered, 1 release
+    t2 = Trainer(tiny_config(steps=6, privacy=PrivacyConfig(epsilon=4.0, delta=1e-5)), digits, resume=ck)
+    codes = recording(t2)
+    t2.step(generator=False)
+    assert set(torch.cat(codes).tolist()) == {2, 7}
+    assert t2.prior_releases == 1 and t2.accountant.history[0] == (1.5, 1.0, 1)
 
 
 def test_non_private_baseline(digits, tmp_path):

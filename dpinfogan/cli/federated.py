@@ -17,7 +17,7 @@ from ..argtypes import BATCH, CLIP, SEED, SIGMA, THREADS, number
 from ..config import CODE_MODES
 from ..data import DATASETS
 from ..federated.simulation import run_federation
-from ..federated.config import D_AGGREGATIONS, GENERATOR_MODES, STRATEGIES, FedConfig
+from ..federated.config import D_AGGREGATIONS, D_PERSONAL, GENERATOR_MODES, STRATEGIES, FedConfig
 from ..federated.task import load_partitions
 from ..partition import SPLITS, describe
 from ..paths import PROJECT_ROOT
@@ -27,6 +27,7 @@ from .options import add_free_options, add_mechanism_options, add_network_option
 ALPHA = number(0.0, 1e6, open_lo=True, what="Dirichlet concentration α")  # refused even when the split ignores it
 
 # Options whose names differ from their setting's (the central-DP pair says which DP it is).
+SIGMA_H = number(0.0, 1e6, open_lo=True, what="histogram noise σ_h")
 OPTION_DEST = {"central_sigma": "central_dp_sigma", "central_clip": "central_dp_clip"}
 
 
@@ -46,8 +47,16 @@ def add_federated_parser(sub) -> None:
                    help="server: G trains on the server against the averaged D, clients train D only "
                         "(DP-FedAvg-GAN); client: every client trains G and D, the server averages both")
     f.add_argument("--d-aggregation", default=d.d_aggregation, choices=D_AGGREGATIONS,
-                   help="what the server's G trains against: average (the averaged D) or max (each client keeps "
-                        "its own D; each generated image is judged by the client D that finds it most real)")
+                   help="what the server's G trains against: average (the averaged D); max (each client keeps "
+                        "its own D; each generated image is judged by the client D that finds it most real); class "
+                        "(labels mode: each client releases its class counts with noise σ_h, counted in its ε, and "
+                        "trains its D on generated images of its own classes; an image of code c is judged by the "
+                        "clients holding c, in proportion to their noisy counts)")
+    f.add_argument("--d-personal", default=d.d_personal, choices=D_PERSONAL,
+                   help="d aggregation max/class: what a client keeps of its own D between rounds: all, or head (only "
+                        "its real/fake output layer; it takes the averaged trunk and Q heads each round, FedRep-style)")
+    f.add_argument("--histogram-sigma", type=SIGMA_H, default=d.histogram_sigma,
+                   help="d aggregation class: Gaussian noise σ_h (in images) on each client's released class counts")
     f.add_argument("--strategy", default=d.strategy, choices=STRATEGIES,
                    help="Flower strategy aggregating the weights: fedavg, fedavgm (server momentum), fedadam")
     f.add_argument("--server-lr", type=float, default=d.server_lr, help="fedavgm's server learning rate; fedadam's η")

@@ -123,7 +123,9 @@ class FedRun:
             "n_samples": int(worst["num-examples"]) if worst else None,
             "steps": int(worst["steps"]) if worst else 0,
             "accountant": self.cfg.privacy.accountant,
-            "history": [[worst["sigma"], worst["sample_rate"], int(worst["steps"])]] if worst else [],
+            # the client's whole accountant history: its noisy class counts ("class" aggregation), then its steps
+            "history": ([[worst["histogram-sigma"], 1.0, 1]] if worst and worst.get("histogram-sigma") else [])
+            + ([[worst["sigma"], worst["sample_rate"], int(worst["steps"])]] if worst else []),
             "dp_step": self.cfg.privacy.dp_step,
             "randomness": SECRET_SOURCE,  # every client trains with dpinfogan.train.Trainer's secret source
             "federated": {
@@ -133,6 +135,8 @@ class FedRun:
                 "client_sample_rate": [m["sample_rate"] for m in clients],
                 "client_steps": [int(m["steps"]) for m in clients],
                 "client_n": [int(m["num-examples"]) for m in clients],
+                # "class" aggregation: σ_h of each client's released class counts (Gaussian mechanism, sensitivity 1)
+                "label_histogram_sigma": self.fed.histogram_sigma if self.fed.d_aggregation == "class" else None,
                 "central_dp": {"noise_multiplier": fed.central_sigma, "clipping_norm": fed.central_clip}
                 if fed.central_sigma > 0 else None,
             },
@@ -150,6 +154,7 @@ class FedRun:
             training={"steps": steps,
                       "g_steps": self.g_steps if self.fed.generator == "server" else steps // max(self.cfg.d_steps_per_g, 1),
                       "warm_start": self.warm_start, "generator_trained_on": self.fed.generator,
+                      "prior_releases": 1 if self.fed.d_aggregation == "class" else 0,  # the noisy class counts
                       # what the server's G trained against: the averaged D or each client's own ("max")
                       "generator_judged_by": self.fed.d_aggregation if self.fed.generator == "server" else None,
                       "seconds": round(time.perf_counter() - self.t0, 2),

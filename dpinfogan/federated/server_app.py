@@ -5,7 +5,8 @@ strategy aggregates what they send (weighted by sample count): ``FedAvg``, or ``
 ``FedAdam`` (a server optimizer with momentum on the averaged update). With ``generator = "server"``
 (default, DP-FedAvg-GAN) the clients send D only and the server then trains G against the
 aggregated D (:class:`~dpinfogan.federated.task.ServerGenerator`), or with ``d-aggregation = "max"``
-against every client's own D, each image judged by the most convinced one; with ``"client"`` the clients
+against every client's own D, each image judged by the most convinced one (``"class"``: by the
+clients that hold its class, from their privately released class counts); with ``"client"`` the clients
 train G too and G is averaged like D. With ``central-sigma > 0`` the strategy is wrapped in
 Flower's ``DifferentialPrivacyServerSideFixedClipping`` (central DP on the model updates). The round
 loop is written out here rather than ``strategy.start`` so the server can log each round to the run
@@ -73,7 +74,8 @@ def run_server(grid: Grid, fed: FedConfig, run_dir: Optional[str] = None) -> Fed
                 return run
             metrics = [dict(r.content["metrics"]) for r in replies]  # read before DP clipping rewrites replies
             client_ds = ([r.content["arrays"].to_torch_state_dict() for r in replies]
-                         if fed.d_aggregation == "max" else None)  # each client's own D (no central DP then)
+                         if fed.d_aggregation != "average" else None)  # each client's own D (no central DP then)
+            counts = [list(m["label-counts"]) for m in metrics] if fed.d_aggregation == "class" else None
             agg, _ = strategy.aggregate_train(rnd, replies)
             if agg is None:
                 run.finish("failed", f"round {rnd}: aggregation failed")
@@ -82,7 +84,7 @@ def run_server(grid: Grid, fed: FedConfig, run_dir: Optional[str] = None) -> Fed
             t1 = time.perf_counter()
             server = {}
             if server_g:
-                server = server_g.train_round(agg.to_torch_state_dict(), client_ds)
+                server = server_g.train_round(agg.to_torch_state_dict(), client_ds, counts)
                 weights = server_g.export_weights()
             else:
                 weights = agg.to_torch_state_dict()

@@ -13,6 +13,10 @@ Two ways to train the generator (``FedConfig.generator``):
 * ``"client"`` (the paper's DPD-InfoGAN as first built): every client trains G and D locally and
   the server averages both.
 
+With the server's generator, ``d_aggregation`` says what it is judged by: the averaged D, every
+client's own D image by image (:class:`MostConvincedD`), or the clients that hold each image's class
+(:class:`ClassWeightedD`, from each client's noisy class counts, :func:`noisy_label_counts`).
+
 A client round reuses :class:`dpinfogan.train.Trainer`, the one training loop: the client's trainer
 is rebuilt from its saved state (weights, Adam states, step counts, σ and the accountant history),
 the global weights are loaded into it, and it takes E private steps with ``trainer.step()``. So the
@@ -33,6 +37,7 @@ from ..data import ImageData, load_dataset
 from ..models import Discriminator, DOutput, build_models
 from ..partition import SPLITS, client_data, partition_indices
 from ..recipe import AdaptiveDSteps, GeneratorEMA, check_warm_start_fits
+from ..secret import SecretRandom
 from ..train import Trainer, generator_step
 from .config import FedConfig
 
@@ -118,6 +123,21 @@ def initial_weights(fed: FedConfig) -> dict[str, torch.Tensor]:
 
 
 # -- one client round ----------------------------------------------------------------------------
+def noisy_label_counts(labels: torch.Tensor, n_classes: int, sigma: float) -> list[float]:
+    """The client's class counts with N(0, σ²) noise each (secret randomness); a noisy count under
+    3σ is set to 0 (indistinguishable from a class the client does not hold).
+
+    One record changes one count by 1 (L2 sensitivity 1), so this is the Gaussian mechanism with
+    noise multiplier σ: a (σ, q = 1, 1 step) entry in the client's accountant history. The rest is
+    post-processing. If no count clears 3σ, the counts clamped at 0 are kept (uniform if all are 0).
+    """
+    counts = torch.bincount(labels.long(), minlength=n_classes).double()
+    noisy = (counts + sigma * SecretRandom().normal((n_classes,)).double()).clamp(min=0)
+    kept = torch.where(noisy > 3 * sigma, noisy, torch.zeros_like(noisy))
+    out = kept if kept.sum() > 0 else noisy if noisy.sum() > 0 else torch.ones_like(noisy)
+    return [float(v) for v in out]
+
+
 def client_seed(fed: FedConfig, client: int, rnd: int) -> int:
     """A public seed per (client, round) for the latents. The Poisson batches and the DP noise come
     from the trainer's secret source (:mod:`dpinfogan.secret`), never from this seed."""
@@ -147,25 +167,38 @@ def local_round(fed: FedConfig, data: ImageData, client: int, rnd: int, weights:
     server_g = fed.generator == "server"
     if server_g:  # G is the server's: the client's trainer takes D steps only
         cfg.ema_decay, cfg.adaptive_d_steps = 0.0, False
-    trainer = Trainer(cfg, data, resume=resume)
+    by_class = fed.d_aggregation == "class"
+    counts = None
+    if by_class and resume is None:  # released once, before the first step, and counted (see FedConfig)
+        counts = noisy_label_counts(data.labels, cfg.latent.n_categories, fed.histogram_sigma)
+        trainer = Trainer(cfg, data, prior_history=[(fed.histogram_sigma, 1.0, 1)], fake_code_probs=counts)
+    else:
+        trainer = Trainer(cfg, data, resume=resume)
     if trainer.budget_steps < fed.local_steps:
         raise BudgetExhausted(
             f"client {client}: {fed.local_steps} more steps would exceed its budget ε = {fed.train.privacy.epsilon:g} "
             f"(spent ε = {trainer.epsilon():.4g} after {trainer.step_count} steps)"
         )
-    keep_own_d = server_g and fed.d_aggregation == "max" and resume is not None
-    # With d_aggregation "max" the client keeps its own D (from its saved trainer) after round 1.
+    keep_own_d = server_g and fed.d_aggregation != "average" and resume is not None
+    # With d_aggregation "max" or "class" the client keeps its own D (from its saved trainer) after round 1.
+    if keep_own_d and fed.d_personal == "head":  # the averaged trunk and Q heads; its own real/fake head
+        weights = {**weights, **only(model_weights(trainer.g, trainer.d), "d.d_head.")}
+        keep_own_d = False
     load_model_weights(trainer.g, None if keep_own_d else trainer.d, weights)
     for _ in range(fed.local_steps):
         trainer.step(generator=not server_g)  # its losses, batch sizes and clip fractions stay here: not DP
     # Only facts that do not depend on the private images leave the client: the accountant's
-    # numbers (ε, σ, q, steps) and the partition size N_k (public anyway through q = batch / N_k).
-    metrics = {
+    # numbers (ε, σ, q, steps) and the partition size N_k (public anyway through q = batch / N_k);
+    # with "class" aggregation also the noisy class counts, released privately above.
+    metrics: dict[str, Any] = {
         "client": float(client), "epsilon": trainer.epsilon(), "sigma": trainer.sigma,
         "sample_rate": trainer.sample_rate, "steps": float(trainer.step_count),
         "steps_left": float(trainer.budget_steps), "delta": float(trainer.cfg.privacy.delta),
         "num-examples": float(len(data)),
     }
+    if by_class:
+        metrics["label-counts"] = [float(v) for v in trainer.fake_code_probs]
+        metrics["histogram-sigma"] = float(fed.histogram_sigma)
     out = model_weights(trainer.g, trainer.d)
     return (only(out, "d.") if server_g else out), metrics, _dump_state(trainer)
 
@@ -195,6 +228,40 @@ class MostConvincedD(torch.nn.Module):
         return DOutput(*(pick(name) for name in DOutput._fields))
 
 
+class ClassWeightedD(torch.nn.Module):
+    """Several clients' discriminators as one judge of class-conditional images (UAGAN-style).
+
+    D_k's logit is the log-odds that an image is client k's real data rather than generated. The
+    real images of class c are the clients' mixture with weights w_kc ∝ n_kc (their noisy counts of
+    c), so the judge's logit for an image of code c is ``log Σ_k w_kc · exp(logit_k)``; Q's code
+    estimates come from the client with the largest term. Under a class split w is one-hot: the
+    client that holds 7s judges every 7. It sees generated images only.
+    """
+
+    takes_codes = True  # dpinfogan.train.generator_step passes each image's categorical code
+
+    def __init__(self, discriminators: list[torch.nn.Module], counts: torch.Tensor):
+        super().__init__()
+        self.ds = torch.nn.ModuleList(discriminators)
+        counts = torch.as_tensor(counts, dtype=torch.float32).clamp(min=0)  # (K, C)
+        # a class no client reported (every noisy count under 3σ_h) is judged by all clients equally
+        counts = torch.where(counts.sum(0, keepdim=True) > 0, counts, torch.ones_like(counts))
+        self.log_w = (counts / counts.sum(0)).log()  # (K, C); -inf where a client has none
+
+    def forward(self, x: torch.Tensor, cat: torch.Tensor) -> DOutput:
+        outs = [d(x) for d in self.ds]
+        terms = torch.stack([o.logit for o in outs]) + self.log_w[:, cat]  # (K, B)
+        best, rows = terms.argmax(0), torch.arange(x.shape[0])
+
+        def pick(name: str) -> Optional[torch.Tensor]:
+            parts = [getattr(o, name) for o in outs]
+            return None if parts[0] is None else torch.stack(parts)[best, rows]
+
+        fields = {name: pick(name) for name in DOutput._fields}
+        fields["logit"] = torch.logsumexp(terms, 0)
+        return DOutput(**fields)
+
+
 class ServerGenerator:
     """The generator trained on the server against the averaged discriminator (DP-FedAvg-GAN).
 
@@ -220,23 +287,29 @@ class ServerGenerator:
         self._client_ds: list[torch.nn.Module] = []  # d_aggregation "max": one D per client, reloaded each round
 
     def train_round(self, d_weights: Mapping[str, Any],
-                    client_d_weights: Optional[list[Mapping[str, Any]]] = None) -> dict[str, float]:
+                    client_d_weights: Optional[list[Mapping[str, Any]]] = None,
+                    client_counts: Optional[list[list[float]]] = None) -> dict[str, float]:
         """Load the aggregated D, take this round's G steps; returns statistics of generated data.
 
         With ``d_aggregation = "max"`` the G steps are taken against the clients' own discriminators
         (``client_d_weights``, one per client) through :class:`MostConvincedD`; the aggregated D is
-        only stored in the checkpoint.
+        only stored in the checkpoint. With ``"class"`` through :class:`ClassWeightedD`, which also
+        needs each client's noisy class counts (``client_counts``, in the same order).
         """
         load_model_weights(None, self.d, d_weights)
         judge = self.d
-        if self.fed.d_aggregation == "max":
+        if self.fed.d_aggregation != "average":
             if not client_d_weights:
-                raise ValueError("d aggregation 'max' needs every client's discriminator")
+                raise ValueError(f"d aggregation {self.fed.d_aggregation!r} needs every client's discriminator")
+            if self.fed.d_aggregation == "class" and (not client_counts or len(client_counts) != len(client_d_weights)):
+                raise ValueError("d aggregation 'class' needs every client's noisy class counts")
             while len(self._client_ds) < len(client_d_weights):  # built once; each round only reloads weights
                 self._client_ds.append(Discriminator(self.cfg.model, self.cfg.latent))
             for d, w in zip(self._client_ds, client_d_weights):
                 load_model_weights(None, d, w)
-            judge = MostConvincedD(self._client_ds[:len(client_d_weights)])
+            ds = self._client_ds[:len(client_d_weights)]
+            judge = (ClassWeightedD(ds, torch.tensor(client_counts)) if self.fed.d_aggregation == "class"
+                     else MostConvincedD(ds))
         self._owed += self.fed.local_steps / self.n_d
         k = int(self._owed + 1e-9)
         self._owed -= k
@@ -277,6 +350,6 @@ def _load_state(state: bytes):
 
 
 __all__ = [
-    "SPLITS", "BudgetExhausted", "MostConvincedD", "ServerGenerator", "load_partitions",
+    "SPLITS", "BudgetExhausted", "ClassWeightedD", "MostConvincedD", "noisy_label_counts", "ServerGenerator", "load_partitions",
     "local_data", "model_weights", "load_model_weights", "only", "initial_weights", "local_round",
 ]
