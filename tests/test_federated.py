@@ -512,7 +512,9 @@ def test_deployment_engine_loopback_smoke(tmp_path):
             start(f"supernode{k}", ["flower-supernode", "--insecure", "--superlink", f"127.0.0.1:{link_port}",
                                     "--host", "127.0.0.1", "--port", str(_free_port()),
                                     "--node-config", f"partition-id={k} num-partitions=2"])
+        # the shipped aggregation: its noisy class counts (a list) travel through the deployment engine too
         assert main(["federated", "--clients", "2", "--rounds", "1", "--local-steps", "2", *TINY,
+                     "--d-aggregation", "class", "--histogram-sigma", "2",
                      "--superlink", f"127.0.0.1:{link_port}", "--run-dir", str(run_dir)]) == 0
         end = time.time() + 240  # generous for a loaded 2-core machine; ~1 min when idle
         while time.time() < end and read_run(run_dir).status.get("state") not in ("finished", "failed", "stopped"):
@@ -521,6 +523,8 @@ def test_deployment_engine_loopback_smoke(tmp_path):
                          for n in ("superlink", "supernode0", "supernode1"))
         assert read_run(run_dir).status.get("state") == "finished", logs
         _check_run(run_dir, tiny_fed(rounds=1, local_steps=2), rounds=1)
+        meta = read_metadata(run_dir / "checkpoint.safetensors")
+        assert meta["training"]["generator_judged_by"] == "class" and meta["privacy"]["history"][0] == [2.0, 1.0, 1]
     finally:
         for p in reversed(procs):
             try:
