@@ -396,12 +396,12 @@ def test_class_weighted_d_judges_each_code_by_the_clients_that_hold_it():
     # code 1: only client 1 holds 1s, so its logit (-3) stands although client 0's (1) is higher
     assert out.logit[0].item() == pytest.approx(-3.0) and out.cat_logits[0].argmax().item() == 1
     assert out.logit[1].item() == pytest.approx(1.0) and out.cat_logits[1].argmax().item() == 0
-    # code 2: the mixture of odds, log(¾·e² + ¼·e⁻⁶), read by the client with the larger term
-    assert out.logit[2].item() == pytest.approx(math.log(0.75 * math.exp(2.0) + 0.25 * math.exp(-6.0)), rel=1e-5)
+    # code 2: the count-weighted mean of the logits, ¾·2 + ¼·(−6) = 0, read by the client with the larger term
+    assert out.logit[2].item() == pytest.approx(0.0, abs=1e-6)
     assert out.cat_logits[2].argmax().item() == 0
-    # code 3: no client reported it, so both judge it equally: log(½·e¹ + ½·e⁻³)
+    # code 3: no client reported it, so both judge it equally: ½·1 + ½·(−3)
     out3 = judge(x[:1], torch.tensor([3]))
-    assert out3.logit[0].item() == pytest.approx(math.log(0.5 * math.exp(1.0) + 0.5 * math.exp(-3.0)), rel=1e-5)
+    assert out3.logit[0].item() == pytest.approx(-1.0)
 
 
 def test_noisy_label_counts_are_noised_from_the_secret_source():

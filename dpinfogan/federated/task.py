@@ -231,11 +231,14 @@ class MostConvincedD(torch.nn.Module):
 class ClassWeightedD(torch.nn.Module):
     """Several clients' discriminators as one judge of class-conditional images (UAGAN-style).
 
-    D_k's logit is the log-odds that an image is client k's real data rather than generated. The
-    real images of class c are the clients' mixture with weights w_kc ∝ n_kc (their noisy counts of
-    c), so the judge's logit for an image of code c is ``log Σ_k w_kc · exp(logit_k)``; Q's code
-    estimates come from the client with the largest term. Under a class split w is one-hot: the
-    client that holds 7s judges every 7. It sees generated images only.
+    D_k's logit is the log-odds that an image is client k's real data rather than generated. For an
+    image of code c the judge's logit is the clients' logits averaged with weights w_kc ∝ n_kc (their
+    noisy counts of c): a product of experts, in which no one client that is fooled can outvote the
+    rest. (The odds of the mixture, ``log Σ_k w_kc·exp(logit_k)``, are dominated by the most fooled
+    client: under a Dirichlet split that judge called only 0–16% of the generated images fake from
+    round 10 on, CAS 76.6% against 86.5%.) Q's code estimates come from the client with the largest ``logit_k + log w_kc``.
+    Under a class split w is one-hot and both rules are the owner's logit: the client that holds 7s
+    judges every 7. It sees generated images only.
     """
 
     takes_codes = True  # dpinfogan.train.generator_step passes each image's categorical code
@@ -250,15 +253,15 @@ class ClassWeightedD(torch.nn.Module):
 
     def forward(self, x: torch.Tensor, cat: torch.Tensor) -> DOutput:
         outs = [d(x) for d in self.ds]
-        terms = torch.stack([o.logit for o in outs]) + self.log_w[:, cat]  # (K, B)
-        best, rows = terms.argmax(0), torch.arange(x.shape[0])
+        logits, log_w = torch.stack([o.logit for o in outs]), self.log_w[:, cat]  # (K, B) each
+        best, rows = (logits + log_w).argmax(0), torch.arange(x.shape[0])
 
         def pick(name: str) -> Optional[torch.Tensor]:
             parts = [getattr(o, name) for o in outs]
             return None if parts[0] is None else torch.stack(parts)[best, rows]
 
         fields = {name: pick(name) for name in DOutput._fields}
-        fields["logit"] = torch.logsumexp(terms, 0)
+        fields["logit"] = (log_w.exp() * logits).sum(0)  # Σ_k w_kc·logit_k; w = 0 adds nothing
         return DOutput(**fields)
 
 
