@@ -158,6 +158,8 @@ FEDERATED_BAD = [
     ["--central-dp-clip", "0"], ["--isolated", "99"], ["--isolated", "-1"], ["--threads", "-1"],
     ["--batch-size", "0"], ["--seed", "-1"], ["--split", "random"], ["--strategy", "fedprox"],
     ["--generator", "both"], ["--superlink", "nohost"], ["--superlink", "host:99999"], ["--warm-start", "/etc/passwd"],
+    ["--d-aggregation", "median"], ["--d-personal", "trunk"], ["--histogram-sigma", "0"], ["--histogram-sigma", "nan"],
+    ["--d-aggregation", "class", "--code-mode", "unsupervised"], ["--d-aggregation", "class", "--generator", "client"],
 ]
 GARBAGE = {  # name -> bytes for every MNIST raw file
     "random bytes": lambda n: os.urandom(100), "empty files": lambda n: b"",

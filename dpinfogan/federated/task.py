@@ -229,16 +229,17 @@ class MostConvincedD(torch.nn.Module):
 
 
 class ClassWeightedD(torch.nn.Module):
-    """Several clients' discriminators as one judge of class-conditional images (UAGAN-style).
+    """Several clients' discriminators as one judge of class-conditional images: weighted by class
+    counts as in UAGAN, combined as a product of experts.
 
     D_k's logit is the log-odds that an image is client k's real data rather than generated. For an
     image of code c the judge's logit is the clients' logits averaged with weights w_kc ∝ n_kc (their
-    noisy counts of c): a product of experts, in which no one client that is fooled can outvote the
-    rest. (The odds of the mixture, ``log Σ_k w_kc·exp(logit_k)``, are dominated by the most fooled
-    client: under a Dirichlet split that judge called only 0–16% of the generated images fake from
-    round 10 on, CAS 76.6% against 86.5%.) Q's code estimates come from the client with the largest ``logit_k + log w_kc``.
-    Under a class split w is one-hot and both rules are the owner's logit: the client that holds 7s
-    judges every 7. It sees generated images only.
+    noisy counts of c), so no one fooled client can outvote the rest. (UAGAN's odds of the mixture,
+    ``log Σ_k w_kc·exp(logit_k)``, are dominated by the most fooled client: under a Dirichlet split
+    that judge called only 0–16% of the generated images fake from round 10 on, CAS 76.6% against
+    86.5%.) Q's code estimates come from the client with the largest ``logit_k + log w_kc``. Under a
+    class split w is one-hot and both rules give the owner's logit: the client that holds 7s judges
+    every 7. It sees generated images only.
     """
 
     takes_codes = True  # dpinfogan.train.generator_step passes each image's categorical code
