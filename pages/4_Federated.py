@@ -21,7 +21,8 @@ st.caption(
     "Each client keeps its images at home and trains its own private discriminator (DP-SGD, its own ε). "
     "Only model weights travel: the server trains the one generator against the clients' discriminators (on "
     "Flower), each image judged by the clients that hold its digit, by the one that finds it most real, or by "
-    "their average — the generator never needs data. A client that only ever saw 0s and 1s gets back a generator that also draws digits it never saw."
+    "their average — the generator never needs data. A client that only ever saw 0s and 1s gets back a "
+    "generator that also draws digits it never saw."
 )
 GEN_HELP = {"server-class": "on the server, each image judged by the clients that hold its digit (each client "
                             "releases its class counts with noise, counted in its ε)",

@@ -28,7 +28,7 @@ from ..runs import STOP_NAME, RunWriter, new_run_dir, read_json
 from ..secret import SOURCE as SECRET_SOURCE
 from .coverage import round_digit_accuracy
 from .config import FedConfig
-from .task import load_model_weights
+from .task import histogram_release, load_model_weights
 
 STOP_FILE = STOP_NAME  # written by dpinfogan.jobs.stop (or a user, or a signal) to stop after the current round
 
@@ -111,7 +111,7 @@ class FedRun:
     def privacy_meta(self) -> dict:
         """The global model's guarantee: the worst client's (ε, δ), plus every client's numbers."""
         fed, clients = self.fed, [self.clients[k] for k in sorted(self.clients)]
-        worst = max(clients, key=lambda m: m["epsilon"]) if clients else None
+        worst = self._worst()
         return {
             "private": True,
             "epsilon": worst["epsilon"] if worst else 0.0,
@@ -124,8 +124,8 @@ class FedRun:
             "steps": int(worst["steps"]) if worst else 0,
             "accountant": self.cfg.privacy.accountant,
             # the client's whole accountant history: its noisy class counts ("class" aggregation), then its steps
-            "history": ([[worst["histogram-sigma"], 1.0, 1]] if worst and worst.get("histogram-sigma") else [])
-            + ([[worst["sigma"], worst["sample_rate"], int(worst["steps"])]] if worst else []),
+            "history": self._releases(worst) + ([[worst["sigma"], worst["sample_rate"], int(worst["steps"])]]
+                                                if worst else []),
             "dp_step": self.cfg.privacy.dp_step,
             "randomness": SECRET_SOURCE,  # every client trains with dpinfogan.train.Trainer's secret source
             "federated": {
@@ -142,6 +142,15 @@ class FedRun:
             },
         }
 
+    def _worst(self) -> Optional[dict[str, float]]:
+        """The latest metrics of the client with the largest ε (the model's guarantee is its)."""
+        return max((self.clients[k] for k in sorted(self.clients)), key=lambda m: m["epsilon"]) if self.clients else None
+
+    @staticmethod
+    def _releases(client: Optional[Mapping[str, Any]]) -> list[list]:
+        """The history entries a client spent before its steps: its noisy class counts, if it sent any."""
+        return [list(histogram_release(client["histogram-sigma"]))] if client and client.get("histogram-sigma") else []
+
     def _rounds_done(self) -> int:
         st = read_json(self.path / "status.json") or {}
         return int(st.get("round", 0))
@@ -154,7 +163,7 @@ class FedRun:
             training={"steps": steps,
                       "g_steps": self.g_steps if self.fed.generator == "server" else steps // max(self.cfg.d_steps_per_g, 1),
                       "warm_start": self.warm_start, "generator_trained_on": self.fed.generator,
-                      "prior_releases": 1 if self.fed.d_aggregation == "class" else 0,  # the noisy class counts
+                      "prior_releases": len(self._releases(self._worst())),  # its history's entries that are not steps
                       # what the server's G trained against: the averaged D or each client's own ("max")
                       "generator_judged_by": self.fed.d_aggregation if self.fed.generator == "server" else None,
                       "seconds": round(time.perf_counter() - self.t0, 2),

@@ -138,6 +138,11 @@ def noisy_label_counts(labels: torch.Tensor, n_classes: int, sigma: float) -> li
     return [float(v) for v in out]
 
 
+def histogram_release(sigma: float) -> tuple[float, float, int]:
+    """:func:`noisy_label_counts` as an accountant history entry (σ, q, steps): the whole data, once."""
+    return (float(sigma), 1.0, 1)
+
+
 def client_seed(fed: FedConfig, client: int, rnd: int) -> int:
     """A public seed per (client, round) for the latents. The Poisson batches and the DP noise come
     from the trainer's secret source (:mod:`dpinfogan.secret`), never from this seed."""
@@ -168,10 +173,9 @@ def local_round(fed: FedConfig, data: ImageData, client: int, rnd: int, weights:
     if server_g:  # G is the server's: the client's trainer takes D steps only
         cfg.ema_decay, cfg.adaptive_d_steps = 0.0, False
     by_class = fed.d_aggregation == "class"
-    counts = None
     if by_class and resume is None:  # released once, before the first step, and counted (see FedConfig)
         counts = noisy_label_counts(data.labels, cfg.latent.n_categories, fed.histogram_sigma)
-        trainer = Trainer(cfg, data, prior_history=[(fed.histogram_sigma, 1.0, 1)], fake_code_probs=counts)
+        trainer = Trainer(cfg, data, prior_history=[histogram_release(fed.histogram_sigma)], fake_code_probs=counts)
     else:
         trainer = Trainer(cfg, data, resume=resume)
     if trainer.budget_steps < fed.local_steps:
@@ -218,14 +222,18 @@ class MostConvincedD(torch.nn.Module):
 
     def forward(self, x: torch.Tensor) -> DOutput:
         outs = [d(x) for d in self.ds]
-        best = torch.stack([o.logit for o in outs]).argmax(0)  # (B,): the most convinced client per image
-        rows = torch.arange(x.shape[0])
+        return _image_by_image(outs, torch.stack([o.logit for o in outs]).argmax(0))
 
-        def pick(name: str) -> Optional[torch.Tensor]:
-            parts = [getattr(o, name) for o in outs]
-            return None if parts[0] is None else torch.stack(parts)[best, rows]  # (K, B, ...) -> (B, ...)
 
-        return DOutput(*(pick(name) for name in DOutput._fields))
+def _image_by_image(outs: list[DOutput], best: torch.Tensor) -> DOutput:
+    """Each image's outputs (logit and Q's readings) from the client ``best[i]`` (shape (B,))."""
+    rows = torch.arange(best.shape[0])
+
+    def pick(name: str) -> Optional[torch.Tensor]:
+        parts = [getattr(o, name) for o in outs]
+        return None if parts[0] is None else torch.stack(parts)[best, rows]  # (K, B, ...) -> (B, ...)
+
+    return DOutput(*(pick(name) for name in DOutput._fields))
 
 
 class ClassWeightedD(torch.nn.Module):
@@ -255,15 +263,8 @@ class ClassWeightedD(torch.nn.Module):
     def forward(self, x: torch.Tensor, cat: torch.Tensor) -> DOutput:
         outs = [d(x) for d in self.ds]
         logits, log_w = torch.stack([o.logit for o in outs]), self.log_w[:, cat]  # (K, B) each
-        best, rows = (logits + log_w).argmax(0), torch.arange(x.shape[0])
-
-        def pick(name: str) -> Optional[torch.Tensor]:
-            parts = [getattr(o, name) for o in outs]
-            return None if parts[0] is None else torch.stack(parts)[best, rows]
-
-        fields = {name: pick(name) for name in DOutput._fields}
-        fields["logit"] = (log_w.exp() * logits).sum(0)  # Σ_k w_kc·logit_k; w = 0 adds nothing
-        return DOutput(**fields)
+        picked = _image_by_image(outs, (logits + log_w).argmax(0))
+        return picked._replace(logit=(log_w.exp() * logits).sum(0))  # Σ_k w_kc·logit_k; w = 0 adds nothing
 
 
 class ServerGenerator:
@@ -354,6 +355,6 @@ def _load_state(state: bytes):
 
 
 __all__ = [
-    "SPLITS", "BudgetExhausted", "ClassWeightedD", "MostConvincedD", "noisy_label_counts", "ServerGenerator", "load_partitions",
+    "SPLITS", "BudgetExhausted", "ClassWeightedD", "MostConvincedD", "noisy_label_counts", "histogram_release", "ServerGenerator", "load_partitions",
     "local_data", "model_weights", "load_model_weights", "only", "initial_weights", "local_round",
 ]
